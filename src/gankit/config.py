@@ -107,7 +107,8 @@ def to_dict(cfg: Config) -> dict[str, Any]:
 
 
 def dump_yaml(cfg: Config) -> str:
-    return yaml.safe_dump(to_dict(cfg), sort_keys=False, default_flow_style=False)
+    # Re-typed through from_dict so that e.g. epochs=20 is written as 20.0 every time.
+    return yaml.safe_dump(to_dict(from_dict(to_dict(cfg))), sort_keys=False, default_flow_style=False)
 
 
 def save(cfg: Config, path: Path) -> None:

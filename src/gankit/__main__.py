@@ -1,0 +1,5 @@
+"""``python -m gankit`` (and ``torchrun -m gankit``)."""
+
+from gankit.cli import entry
+
+entry()

@@ -1,0 +1,47 @@
+"""The ``gankit`` command: argument parsing and the one place that exits.
+
+Each sub-command lives in its own module with ``add_parser`` and ``run``;
+library code raises ``GankitError`` and this module turns it into one line on
+stderr and a non-zero exit status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from gankit.errors import GankitError
+
+from . import dataset, generate, presets, train
+
+COMMANDS = (train, generate, presets, dataset)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gankit",
+        description="Train, sample and evaluate GANs on image datasets.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for command in COMMANDS:
+        command.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except GankitError as e:
+        print(f"gankit: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("gankit: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 1
+
+
+def entry() -> None:  # console script
+    sys.exit(main())

@@ -1,0 +1,82 @@
+"""Image tensors and files: float <-> uint8, grids, PNG via Pillow.
+
+Images travel as uint8 NCHW tensors; the one conversion to the models' [-1, 1]
+range happens on the device (``to_float``), and generated images are quantised
+back with ``to_uint8`` before anything looks at them.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from gankit.errors import GankitError
+
+
+def to_float(x: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """uint8 [0, 255] -> float [-1, 1]."""
+    return x.to(dtype).mul_(1 / 127.5).sub_(1.0)
+
+
+def to_uint8(x: torch.Tensor) -> torch.Tensor:
+    """float [-1, 1] -> uint8, rounded to nearest (inverse of ``to_float``)."""
+    return x.detach().float().add(1.0).mul_(127.5).round_().clamp_(0, 255).to(torch.uint8)
+
+
+def make_grid(images: torch.Tensor, nrow: int, padding: int = 2, pad_value: int = 255) -> torch.Tensor:
+    """Tiles uint8 [N, C, H, W] into one [C, H', W'] image, ``nrow`` images per row."""
+    n, c, h, w = images.shape
+    nrow = max(1, min(nrow, n))
+    rows = math.ceil(n / nrow)
+    grid = torch.full(
+        (c, rows * (h + padding) + padding, nrow * (w + padding) + padding),
+        pad_value,
+        dtype=torch.uint8,
+    )
+    # One strided view of the grid's cells, filled in a single copy.
+    cells = torch.full((rows * nrow, c, h, w), pad_value, dtype=torch.uint8)
+    cells[:n] = images.cpu()
+    inner = grid[:, padding:, padding:].unfold(1, h, h + padding).unfold(2, w, w + padding)
+    inner.copy_(cells.view(rows, nrow, c, h, w).permute(2, 0, 1, 3, 4))
+    return grid
+
+
+def upscale(image: torch.Tensor, factor: int) -> torch.Tensor:
+    """Nearest-neighbour upscaling of a [C, H, W] uint8 image (small images stay crisp)."""
+    if factor <= 1:
+        return image
+    return image.repeat_interleave(factor, dim=1).repeat_interleave(factor, dim=2)
+
+
+def to_pil(image: torch.Tensor) -> Image.Image:
+    """[C, H, W] uint8 (C = 1 or 3) -> PIL image."""
+    array = image.cpu().permute(1, 2, 0).numpy()
+    if array.shape[2] == 1:
+        return Image.fromarray(np.ascontiguousarray(array[:, :, 0]), mode="L")
+    return Image.fromarray(np.ascontiguousarray(array), mode="RGB")
+
+
+def save_png(image: torch.Tensor, path: str | Path) -> Path:
+    """Writes a [C, H, W] uint8 image atomically (temporary file, then rename)."""
+    path = Path(path)
+    if path.suffix.lower() != ".png":
+        raise GankitError(f"{path}: output must end in .png")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        to_pil(image).save(tmp, format="PNG")
+        tmp.replace(path)
+    except OSError as e:
+        raise GankitError(f"cannot write {path}: {e.strerror or e} - check the folder and free space") from None
+    return path
+
+
+def save_grid(images: torch.Tensor, path: str | Path, nrow: int, min_side: int = 256) -> Path:
+    """Saves uint8 [N, C, H, W] as one grid PNG, upscaled so the grid is at least ``min_side`` px."""
+    grid = make_grid(images, nrow)
+    factor = max(1, math.ceil(min_side / max(grid.shape[1:])))
+    return save_png(upscale(grid, min(factor, 4)), path)

@@ -1,0 +1,89 @@
+"""Per-step training metrics: buffered on the device, flushed to ``metrics.jsonl``.
+
+Every step's scalars are kept as one small device tensor; a flush every N
+steps moves them to the host in a single transfer (one sync per flush, not
+per step), checks that they are finite, appends them as JSON lines, and
+mirrors them to TensorBoard when it is installed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import torch
+
+
+class NonFiniteLoss(Exception):
+    def __init__(self, step: int, name: str):
+        super().__init__(f"{name} became non-finite at step {step}")
+        self.step, self.name = step, name
+
+
+class MetricsLog:
+    def __init__(self, path: Path, names: list[str], tensorboard_dir: Path | None = None):
+        self.path = path
+        self.names = names
+        self._pending: list[tuple[int, float, torch.Tensor]] = []
+        self.history: dict[str, list[float]] = {"step": [], "epoch": [], **{n: [] for n in names}}
+        self._tb = _tensorboard_writer(tensorboard_dir) if tensorboard_dir else None
+
+    def load_history(self, upto_step: int) -> None:
+        """On resume: keeps the lines up to ``upto_step`` (later ones were never checkpointed)."""
+        if not self.path.exists():
+            return
+        kept = []
+        for line in self.path.read_text().splitlines():
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line cut short by a crash
+            if rec.get("step", math.inf) <= upto_step:
+                kept.append(line)
+                for key, values in self.history.items():
+                    values.append(rec.get(key, math.nan))
+        self.path.write_text("".join(line + "\n" for line in kept))
+
+    def append(self, step: int, epoch: float, values: torch.Tensor) -> None:
+        """Queues one step's scalars (a 1-D device tensor in ``names`` order); no sync."""
+        self._pending.append((step, epoch, values.detach()))
+
+    def flush(self, extra: dict[str, float] | None = None) -> dict[str, float] | None:
+        """Writes queued steps; returns the last record. Raises NonFiniteLoss on NaN/inf."""
+        if not self._pending:
+            return None
+        rows = torch.stack([v for _, _, v in self._pending]).float().cpu().tolist()
+        lines = []
+        record: dict[str, float] = {}
+        for (step, epoch, _), row in zip(self._pending, rows):
+            for name, value in zip(self.names, row):
+                if not math.isfinite(value):
+                    self._pending.clear()
+                    raise NonFiniteLoss(step, name)
+            record = {"step": step, "epoch": round(epoch, 5), **dict(zip(self.names, row))}
+            lines.append(json.dumps(record))
+            for key, values in self.history.items():
+                values.append(record[key])
+        if extra:
+            record.update(extra)
+            lines[-1] = json.dumps(record)
+        with self.path.open("a") as f:
+            f.write("\n".join(lines) + "\n")
+        if self._tb is not None:
+            for name in self.names:
+                self._tb.add_scalar(name, record[name], record["step"])
+        self._pending.clear()
+        return record
+
+    def close(self) -> None:
+        if self._tb is not None:
+            self._tb.close()
+
+
+def _tensorboard_writer(log_dir: Path):
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:  # tensorboard is optional
+        return None
+    return SummaryWriter(str(log_dir))

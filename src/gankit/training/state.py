@@ -1,0 +1,166 @@
+"""Everything training holds, and how it becomes a checkpoint and back.
+
+``TrainState`` gathers the networks, optimisers, EMA copy, data order and
+every random generator. ``snapshot`` turns it into checkpoint data and
+``restore`` puts a checkpoint back, so that a resumed run continues exactly as
+an uninterrupted one would (bit for bit on the CPU).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from gankit.checkpoint import (
+    TRAINING_FILE,
+    flatten_optimizer,
+    load_module_state,
+    read_state,
+    read_tensors,
+    unflatten_optimizer,
+)
+from gankit.config import Config, TrainConfig
+from gankit.data import BatchOrder, ImageData
+from gankit.errors import GankitError
+from gankit.losses import build_loss
+from gankit.models import build_models
+from gankit.training.ema import EMA
+
+
+@dataclass
+class TrainState:
+    cfg: Config
+    device: torch.device
+    images: torch.Tensor  # uint8 [N, C, H, W] on the device
+    labels: torch.Tensor | None  # int64 [N] on the device, None when unlabelled
+    G: nn.Module
+    D: nn.Module
+    opt_g: torch.optim.Optimizer
+    opt_d: torch.optim.Optimizer
+    loss: object
+    order: BatchOrder
+    ema: EMA | None
+    rngs: dict[str, torch.Generator]  # noise, loss (GP alphas), aug (flips)
+    step: int = 0  # generator updates done
+    images_seen: int = 0  # real images shown to D
+    elapsed_seconds: float = 0.0  # training time over all sessions of this run
+    total_steps: int = 0
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def conditional(self) -> bool:
+        return self.cfg.model.conditioning != "none"
+
+    @property
+    def sampler(self) -> nn.Module:
+        """The network samples come from: the EMA copy when there is one."""
+        return self.ema.model if self.ema is not None else self.G
+
+
+def total_steps(train: TrainConfig, n_images: int) -> int:
+    """Generator steps for the run: ``steps``, or enough D batches for ``epochs`` passes."""
+    if train.steps > 0:
+        return train.steps
+    return max(1, math.ceil(train.epochs * n_images / (train.batch_size * train.n_critic)))
+
+
+def build_state(cfg: Config, data: ImageData, device: torch.device) -> TrainState:
+    """Builds networks, optimisers and generators for step 0 (seeded by ``cfg.train.seed``)."""
+    t = cfg.train
+    torch.manual_seed(t.seed)  # weight initialisation
+    num_classes = len(cfg.data.class_names)
+    G, D = build_models(cfg.model, img_size=cfg.data.img_size, channels=cfg.data.channels,
+                        num_classes=num_classes)
+    G, D = G.to(device), D.to(device)
+    labels = data.labels.to(device) if data.labels is not None and num_classes else None
+    loss = build_loss(cfg.loss)
+    rngs = {name: torch.Generator(device=device).manual_seed(t.seed * 1000 + i + 1)
+            for i, name in enumerate(("noise", "loss", "aug"))}
+    loss.generator = rngs["loss"]
+    state = TrainState(
+        cfg=cfg,
+        device=device,
+        images=data.images.to(device),
+        labels=labels,
+        G=G,
+        D=D,
+        opt_g=_optimizer(G, t, "g"),
+        opt_d=_optimizer(D, t, "d"),
+        loss=loss,
+        order=BatchOrder(len(data.images), t.batch_size, seed=t.seed),
+        ema=EMA(G, t.ema_halflife_images, t.batch_size) if t.ema_halflife_images > 0 else None,
+        rngs=rngs,
+        total_steps=total_steps(t, len(data.images)),
+    )
+    return state
+
+
+def _optimizer(net: nn.Module, t: TrainConfig, which: str) -> torch.optim.Optimizer:
+    lr = getattr(t, f"lr_{which}")
+    params = list(net.parameters())
+    if t.optimizer == "adam":
+        betas = (getattr(t, f"beta1_{which}"), getattr(t, f"beta2_{which}"))
+        return torch.optim.Adam(params, lr=lr, betas=betas, foreach=True)
+    if t.optimizer == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr, foreach=True)
+    raise GankitError(f"unknown optimizer {t.optimizer!r} (valid: adam, rmsprop)")
+
+
+def snapshot(s: TrainState) -> tuple[dict, dict, dict]:
+    """(generator tensors, training tensors, JSON state) for a checkpoint."""
+    generator = dict(s.sampler.state_dict())
+    training = {f"G.{k}": v for k, v in s.G.state_dict().items()}
+    training |= {f"D.{k}": v for k, v in s.D.state_dict().items()}
+    if s.ema is not None:
+        training |= {f"G_ema.{k}": v for k, v in s.ema.model.state_dict().items()}
+    opt_g_tensors, opt_g_meta = flatten_optimizer(s.opt_g.state_dict(), "opt_g")
+    opt_d_tensors, opt_d_meta = flatten_optimizer(s.opt_d.state_dict(), "opt_d")
+    training |= opt_g_tensors | opt_d_tensors
+    training |= {f"rng.{name}": g.get_state() for name, g in s.rngs.items()}
+    state = {
+        "images_seen": s.images_seen,
+        "epoch": s.order.epoch_float,
+        "elapsed_seconds": s.elapsed_seconds,
+        "total_steps": s.total_steps,
+        "order": s.order.state_dict(),
+        "opt_g": opt_g_meta,
+        "opt_d": opt_d_meta,
+        "ema": s.ema is not None,
+    }
+    return generator, training, state
+
+
+def restore(s: TrainState, ckpt) -> None:
+    """Loads a checkpoint written by ``snapshot`` into a freshly built state."""
+    meta = read_state(ckpt)
+    if not (ckpt / TRAINING_FILE).exists():
+        raise GankitError(
+            f"{ckpt} keeps only the generator (older training states are pruned) - "
+            "resume from the latest checkpoint"
+        )
+    tensors = read_tensors(ckpt, TRAINING_FILE, device=s.device)
+    where = ckpt / TRAINING_FILE
+
+    def part(prefix: str) -> dict:
+        return {k[len(prefix) + 1 :]: v for k, v in tensors.items() if k.startswith(prefix + ".")}
+
+    load_module_state(s.G, part("G"), where)
+    load_module_state(s.D, part("D"), where)
+    if s.ema is not None:
+        if meta.get("ema") is not True:
+            raise GankitError(f"{ckpt} has no EMA weights but the config asks for them")
+        load_module_state(s.ema.model, part("G_ema"), where)
+    try:
+        s.opt_g.load_state_dict(unflatten_optimizer(tensors, meta["opt_g"], "opt_g"))
+        s.opt_d.load_state_dict(unflatten_optimizer(tensors, meta["opt_d"], "opt_d"))
+        for name, g in s.rngs.items():
+            g.set_state(tensors[f"rng.{name}"].cpu())
+    except (KeyError, ValueError, RuntimeError) as e:
+        raise GankitError(f"{ckpt} is incomplete or foreign ({e}) - use another checkpoint") from None
+    s.order.load_state_dict(meta["order"])
+    s.step = int(meta["step"])
+    s.images_seen = int(meta["images_seen"])
+    s.elapsed_seconds = float(meta.get("elapsed_seconds", 0.0))

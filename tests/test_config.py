@@ -1,0 +1,68 @@
+import pytest
+import yaml
+
+from gankit import config as config_io
+from gankit.config import Config
+from gankit.errors import GankitError
+from gankit.presets import PRESETS, get_preset
+
+
+def test_yaml_round_trip_is_byte_identical(tmp_path):
+    cfg = get_preset("fashion")
+    path = tmp_path / "config.yaml"
+    config_io.save(cfg, path)
+    first = path.read_text()
+    config_io.save(config_io.load(path), path)
+    assert path.read_text() == first
+    assert config_io.load(path) == cfg
+
+
+def test_overrides_are_typed():
+    cfg = config_io.override(Config(), {"lr_g": "1e-3", "g_hidden": "32,64", "hflip": "yes",
+                                        "steps": 10, "epochs": 3})
+    assert cfg.train.lr_g == 1e-3 and cfg.model.g_hidden == [32, 64]
+    assert cfg.data.hflip is True and cfg.train.steps == 10 and cfg.train.epochs == 3.0
+    assert isinstance(cfg.train.epochs, float)
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"lr_g": "fast"}, "expected a number"),
+        ({"steps": "1.5"}, "expected an integer"),
+        ({"steps": True}, "expected an integer"),
+        ({"hflip": "maybe"}, "expected true or false"),
+        ({"lr": 1e-3}, "unknown option 'lr'"),
+    ],
+)
+def test_bad_overrides_are_one_line_errors(overrides, message):
+    with pytest.raises(GankitError, match=message) as e:
+        config_io.override(Config(), overrides)
+    assert "\n" not in str(e.value)
+
+
+def test_unknown_keys_in_a_file_are_errors(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump({"train": {"stepz": 3}}))
+    with pytest.raises(GankitError, match="stepz"):
+        config_io.load(path)
+    path.write_text("train: [1, 2")
+    with pytest.raises(GankitError, match="not valid YAML"):
+        config_io.load(path)
+
+
+def test_field_names_are_unique_across_sections():
+    index = config_io.field_index()
+    assert index["lr_g"][0] == "train" and index["dataset"][0] == "data"
+
+
+@pytest.mark.parametrize("name", PRESETS.names())
+def test_every_preset_round_trips_and_names_itself(name):
+    cfg = get_preset(name)
+    assert cfg.preset == name
+    assert config_io.from_dict(yaml.safe_load(config_io.dump_yaml(cfg))) == cfg
+
+
+def test_unknown_preset_suggests_the_closest():
+    with pytest.raises(GankitError, match="did you mean 'fashion-gan'"):
+        get_preset("fashion-gann")

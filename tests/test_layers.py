@@ -1,0 +1,44 @@
+"""The design's layering: no module imports from a layer above it."""
+
+import ast
+from pathlib import Path
+
+import gankit
+
+ROOT = Path(gankit.__file__).parent
+LAYERS = {
+    "errors": 0, "registry": 0, "config": 0, "presets": 0,
+    "data": 1, "models": 1, "losses": 1, "images": 1,
+    "run": 2, "checkpoint": 2, "sampling": 2,
+    "training": 3, "metrics": 3,
+    "cli": 4, "web": 4,
+}
+
+
+def _top(module_path: Path) -> str:
+    rel = module_path.relative_to(ROOT)
+    return rel.parts[0].removesuffix(".py")
+
+
+def test_imports_only_go_down_the_layers():
+    bad = []
+    for path in ROOT.rglob("*.py"):
+        top = _top(path)
+        if top not in LAYERS:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("gankit."):
+                target = node.module.split(".")[1]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names if a.name.startswith("gankit.")]
+                if not names:
+                    continue
+                target = names[0].split(".")[1]
+            else:
+                continue
+            if target not in LAYERS or target == top:
+                continue
+            # Never upwards; and data, models, losses, images do not import each other.
+            if LAYERS[target] > LAYERS[top] or LAYERS[target] == LAYERS[top] == 1:
+                bad.append(f"{path.relative_to(ROOT)} imports gankit.{target}")
+    assert not bad, bad

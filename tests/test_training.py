@@ -1,0 +1,117 @@
+import json
+import math
+
+import pytest
+import torch
+from conftest import tiny_config
+
+from gankit import training
+from gankit.checkpoint import GENERATOR_FILE, TRAINING_FILE, load_generator, read_tensors
+from gankit.errors import GankitError
+from gankit.losses import LOSSES
+from gankit.run import open_run
+
+
+def _metrics(run):
+    return [json.loads(line) for line in run.metrics_path.read_text().splitlines()]
+
+
+def test_a_tiny_run_writes_the_whole_run_folder(tmp_path):
+    result = training.train(tiny_config(), tmp_path / "run", progress=False)
+    run = open_run(tmp_path / "run")
+    assert result.stopped == "finished" and result.step == 6
+    assert run.checkpoint_steps() == [3, 6]
+    assert [p.name for p in sorted(run.samples_dir.iterdir())] == ["step_0000003.png", "step_0000006.png"]
+    assert run.losses_path.stat().st_size > 0
+    rows = _metrics(run)
+    assert [r["step"] for r in rows] == [1, 2, 3, 4, 5, 6]
+    assert {"d_loss", "g_loss", "d_real", "d_fake", "distance", "epoch"} <= set(rows[0])
+    cfg = run.config()
+    assert cfg.data.img_size == 32 and cfg.data.channels == 3
+    assert cfg.data.class_names == ["circle", "square", "triangle"]
+    G, _, state = load_generator(run)
+    assert state["step"] == 6 and state["images_seen"] == 6 * 16
+    assert G(torch.zeros(2, 16), torch.tensor([0, 1])).shape == (2, 3, 32, 32)
+
+
+def _weights(run, step):
+    return read_tensors(run.checkpoint_dir(step), TRAINING_FILE)
+
+
+@pytest.mark.parametrize("loss", ["hinge", "wgan-gp"])
+def test_resume_is_bit_identical_to_an_uninterrupted_run(tmp_path, loss):
+    extra = {"n_critic": 2} if loss == "wgan-gp" else {}
+    sections = dict(loss={"loss": loss}, data={"hflip": True}, train=extra)
+    straight = training.train(tiny_config(**sections), tmp_path / "a", progress=False).run
+
+    half = tiny_config(**sections)
+    half.train.steps = 3
+    training.train(half, tmp_path / "b", progress=False)
+    resumed = open_run(tmp_path / "b")
+    cfg = resumed.config()
+    cfg.train.steps = 6  # planned longer than at first, as seed 000 did with WGAN-GP
+    training.resume(resumed, cfg, progress=False)
+
+    a, b = _weights(straight, 6), _weights(resumed, 6)
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+    assert [r["d_loss"] for r in _metrics(straight)] == [r["d_loss"] for r in _metrics(resumed)]
+
+
+def test_non_finite_loss_stops_with_the_last_good_checkpoint(tmp_path, monkeypatch):
+    hinge = LOSSES.get("hinge")
+    calls = {"n": 0}
+    original = hinge.d_loss
+
+    def poisoned(self, D, real, fake, labels):
+        loss, stats = original(self, D, real, fake, labels)
+        calls["n"] += 1
+        return (loss * math.nan if calls["n"] >= 5 else loss), stats
+
+    monkeypatch.setattr(hinge, "d_loss", poisoned)
+    with pytest.raises(GankitError, match="non-finite at step 5; the last good checkpoint is step 3"):
+        training.train(tiny_config(), tmp_path / "run", progress=False)
+    run = open_run(tmp_path / "run")
+    assert run.checkpoint_steps() == [3]
+    monkeypatch.setattr(hinge, "d_loss", original)
+    result = training.resume(run, progress=False)
+    assert result.step == 6 and [r["step"] for r in _metrics(run)] == list(range(1, 7))
+
+
+def test_time_budget_stops_with_a_checkpoint(tmp_path):
+    cfg = tiny_config(train={"steps": 10_000, "max_minutes": 1e-9})
+    result = training.train(cfg, tmp_path / "run", progress=False)
+    assert result.stopped == "time budget" and result.step == 1
+    assert open_run(tmp_path / "run").checkpoint_steps() == [1]
+
+
+def test_pruning_keeps_generators_but_few_training_states(tmp_path):
+    cfg = tiny_config(log={"checkpoint_every": 2, "keep_training_states": 1})
+    run = training.train(cfg, tmp_path / "run", progress=False).run
+    assert run.checkpoint_steps() == [2, 4, 6]
+    assert [(run.checkpoint_dir(s) / TRAINING_FILE).exists() for s in (2, 4, 6)] == [False, False, True]
+    assert all((run.checkpoint_dir(s) / GENERATOR_FILE).exists() for s in (2, 4, 6))
+
+
+@pytest.mark.parametrize("arch, loss, conditioning", [
+    ("mlp", "minimax", "none"), ("mlp", "wgan", "concat"), ("dcgan", "ns", "concat"),
+])
+def test_families_and_objectives_train_end_to_end(tmp_path, arch, loss, conditioning):
+    cfg = tiny_config(model={"arch": arch, "conditioning": conditioning, "g_hidden": [32],
+                             "d_hidden": [32], "d_norm": "none"},
+                      loss={"loss": loss}, train={"steps": 3, "ema_halflife_images": 0})
+    if loss == "wgan":
+        cfg.train.optimizer, cfg.train.n_critic = "rmsprop", 2
+    result = training.train(cfg, tmp_path / "run", progress=False)
+    assert result.step == 3
+
+
+def test_bad_combinations_fail_before_any_folder_is_made(tmp_path):
+    cfg = tiny_config(data={"dataset": "shapes", "use_labels": False})
+    with pytest.raises(GankitError, match="labelled"):
+        training.train(cfg, tmp_path / "run", progress=False)
+    assert not (tmp_path / "run").exists()
+    with pytest.raises(GankitError, match="larger than the dataset"):
+        training.train(tiny_config(train={"batch_size": 1000}), tmp_path / "run", progress=False)
+    assert not (tmp_path / "run").exists()
