@@ -1,0 +1,150 @@
+"""The generator and discriminator families, and the one way to build them.
+
+Owns ``MODELS`` (arch name -> builder) and ``build_models``, which checks a
+``ModelConfig`` against the data (size, channels, labels) and turns it into
+integers for the model classes. The contract every family keeps:
+
+- ``G(z [B, z_dim], labels [B] | None) -> [B, channels, img_size, img_size]`` in
+  [-1, 1] (tanh);
+- ``D(x [B, channels, img_size, img_size], labels [B] | None) -> logits [B]``,
+  no sigmoid (the objectives in ``gankit.losses`` work on logits);
+- both expose ``z_dim``, ``img_size``, ``channels``, ``num_classes`` and
+  ``conditional``; an unconditional model ignores the labels it is given.
+
+Families: ``mlp`` (Goodfellow et al. 2014) and ``dcgan`` (Radford et al. 2015);
+conditioning ``concat`` (Mirza & Osindero 2014) or ``projection`` (Miyato &
+Koyama 2018).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from torch import nn
+
+from gankit.config import ModelConfig
+from gankit.errors import GankitError
+from gankit.models.dcgan import DCGANDiscriminator, DCGANGenerator
+from gankit.models.layers import ACTIVATIONS, CONDITIONINGS, NORMS
+from gankit.models.mlp import MLPDiscriminator, MLPGenerator
+from gankit.registry import Registry, unknown_name_message
+
+Builder = Callable[..., tuple[nn.Module, nn.Module]]
+MODELS: Registry[Builder] = Registry("model")
+
+__all__ = ["MODELS", "build_models"]
+
+
+@MODELS.register("mlp")
+def build_mlp(
+    cfg: ModelConfig, *, img_size: int, channels: int, num_classes: int
+) -> tuple[nn.Module, nn.Module]:
+    """Fully connected G and D (PyTorch default init, see ``gankit.models.mlp``)."""
+    shared = {"img_size": img_size, "channels": channels, "num_classes": num_classes}
+    G = MLPGenerator(
+        z_dim=cfg.z_dim,
+        conditional=cfg.conditioning != "none",
+        embed_dim=cfg.embed_dim,
+        hidden=list(cfg.g_hidden),
+        norm=cfg.g_norm,
+        act=cfg.g_act,
+        **shared,
+    )
+    D = MLPDiscriminator(
+        z_dim=cfg.z_dim,
+        conditioning=cfg.conditioning,
+        embed_dim=cfg.embed_dim,
+        hidden=list(cfg.d_hidden),
+        norm=cfg.d_norm,
+        act=cfg.d_act,
+        **shared,
+    )
+    return G, D
+
+
+@MODELS.register("dcgan")
+def build_dcgan(
+    cfg: ModelConfig, *, img_size: int, channels: int, num_classes: int
+) -> tuple[nn.Module, nn.Module]:
+    """Convolutional G and D with DCGAN init (see ``gankit.models.dcgan``)."""
+    shared = {"img_size": img_size, "channels": channels, "num_classes": num_classes}
+    G = DCGANGenerator(
+        z_dim=cfg.z_dim,
+        conditional=cfg.conditioning != "none",
+        embed_dim=cfg.embed_dim,
+        width=cfg.g_width,
+        max_width=cfg.max_width,
+        norm=cfg.g_norm,
+        act=cfg.g_act,
+        **shared,
+    )
+    D = DCGANDiscriminator(
+        z_dim=cfg.z_dim,
+        conditioning=cfg.conditioning,
+        width=cfg.d_width,
+        max_width=cfg.max_width,
+        norm=cfg.d_norm,
+        act=cfg.d_act,
+        **shared,
+    )
+    return G, D
+
+
+def build_models(
+    cfg: ModelConfig, *, img_size: int, channels: int, num_classes: int
+) -> tuple[nn.Module, nn.Module]:
+    """Builds ``(G, D)`` for images of ``channels`` x ``img_size`` x ``img_size``.
+
+    Args:
+        cfg: the model section of the experiment config.
+        img_size: side of the square images, in pixels.
+        channels: image channels (1 grey, 3 RGB, any other count works).
+        num_classes: labels in the data; 0 means unlabelled.
+
+    Raises:
+        GankitError: a name in ``cfg`` is unknown, a size is not positive, the
+            family cannot make ``img_size`` images, or conditioning is asked for
+            without labels.
+    """
+    _check_name("arch", cfg.arch, MODELS.names(), kind="model")
+    _check_name("conditioning", cfg.conditioning, list(CONDITIONINGS))
+    for option in ("g_norm", "d_norm"):
+        _check_name(option, getattr(cfg, option), NORMS.names(), kind="norm")
+    for option in ("g_act", "d_act"):
+        _check_name(option, getattr(cfg, option), ACTIVATIONS.names(), kind="activation")
+    sizes = {
+        "img_size": img_size,
+        "channels": channels,
+        "z_dim": cfg.z_dim,
+        "g_width": cfg.g_width,
+        "d_width": cfg.d_width,
+        "max_width": cfg.max_width,
+    }
+    if cfg.conditioning != "none":
+        sizes["embed_dim"] = cfg.embed_dim
+    for option, value in sizes.items():
+        if value < 1:
+            raise GankitError(f"--{_flag(option)} must be at least 1 - got {value}")
+    for option in ("g_hidden", "d_hidden"):
+        bad = [h for h in getattr(cfg, option) if h < 1]
+        if bad:
+            raise GankitError(f"--{_flag(option)}: layer widths must be at least 1 - got {bad[0]}")
+    if num_classes < 0:
+        raise GankitError(f"num_classes must be 0 (unlabelled) or more - got {num_classes}")
+    if cfg.conditioning != "none" and num_classes == 0:
+        raise GankitError(
+            f"--conditioning {cfg.conditioning} needs labelled data"
+            " - use --conditioning none or a labelled dataset"
+        )
+    return MODELS.get(cfg.arch)(cfg, img_size=img_size, channels=channels, num_classes=num_classes)
+
+
+def _flag(option: str) -> str:
+    return option.replace("_", "-")
+
+
+def _check_name(option: str, value: str, valid: list[str], kind: str | None = None) -> None:
+    if value not in valid:
+        raise GankitError(
+            f"--{_flag(option)}: {unknown_name_message(kind or option, value, valid)}"
+        )

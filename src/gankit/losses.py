@@ -1,0 +1,230 @@
+"""The GAN objectives: one small class each, maths on D's logits and batches.
+
+Owns ``LOSSES`` and ``build_loss``. A loss never touches an optimiser; it gives
+the trainer ``d_loss`` (fake already detached), ``g_loss``, named detached
+scalars for the logs (never ``.item()``: the trainer syncs once per interval)
+and ``constrain``, called after every D step. Everything is written on logits
+with ``softplus`` (``-log sigmoid(x) = softplus(-x)``), never Sigmoid + BCE.
+
+Papers: minimax and non-saturating (Goodfellow et al. 2014), WGAN (Arjovsky et
+al. 2017), WGAN-GP (Gulrajani et al. 2017), hinge (Lim & Ye 2017; Miyato et al.
+2018). Stats: ``d_real``/``d_fake`` are mean D outputs (probabilities for the
+two JS objectives, as seed 002's "real/fake score"; raw critic values
+otherwise) and ``distance`` the divergence the objective estimates (seed 003's
+JS and Wasserstein curves).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from gankit.config import LossConfig
+from gankit.errors import GankitError
+from gankit.registry import Registry, unknown_name_message
+
+Stats = dict[str, Tensor]
+
+LOSSES: Registry[type[Loss]] = Registry("loss")
+
+
+def _register(cls: type[Loss]) -> type[Loss]:
+    return LOSSES.register(cls.name)(cls)
+
+
+def _logits(D: nn.Module, x: Tensor, labels: Tensor | None) -> Tensor:
+    # float32 even under bf16 autocast: softplus and means of bf16 lose digits.
+    return D(x, labels).float()
+
+
+class Loss:
+    """Base class: a named objective. Subclasses are stateless apart from options."""
+
+    name: str = ""
+    # Random source for losses that draw (WGAN-GP's alpha); None = torch's global RNG.
+    generator: torch.Generator | None = None
+
+    @classmethod
+    def from_config(cls, cfg: LossConfig) -> Loss:
+        return cls()
+
+    def d_loss(self, D: nn.Module, real: Tensor, fake: Tensor, labels: Tensor | None):
+        raise NotImplementedError
+
+    def g_loss(self, D: nn.Module, fake: Tensor, labels: Tensor | None):
+        raise NotImplementedError
+
+    def constrain(self, D: nn.Module) -> None:
+        """Called after every D optimiser step; most objectives need nothing."""
+
+
+def _js_d_loss(D: nn.Module, real: Tensor, fake: Tensor, labels) -> tuple[Tensor, Stats]:
+    # L_D = -E log D(x) - E log(1 - D(G(z))) = E softplus(-D(x)) + E softplus(D(G(z)))
+    lr, lf = _logits(D, real, labels), _logits(D, fake, labels)
+    loss = F.softplus(-lr).mean() + F.softplus(lf).mean()
+    # V(D, G) = -L_D = 2 JS(p_data, p_g) - log 4 at the optimal D, so JS ~ log 2 - L_D / 2.
+    stats = {
+        "d_real": torch.sigmoid(lr).mean().detach(),
+        "d_fake": torch.sigmoid(lf).mean().detach(),
+        "distance": (math.log(2.0) - loss / 2).detach(),
+    }
+    return loss, stats
+
+
+@_register
+class Minimax(Loss):
+    """The saturating game of Goodfellow et al.: G minimises log(1 - D(G(z)))."""
+
+    name = "minimax"
+
+    def d_loss(self, D, real, fake, labels):
+        return _js_d_loss(D, real, fake, labels)
+
+    def g_loss(self, D, fake, labels):
+        # L_G = E log(1 - sigmoid(D(G(z)))) = -E softplus(D(G(z)))
+        lf = _logits(D, fake, labels)
+        return -F.softplus(lf).mean(), {"d_fake_g": torch.sigmoid(lf).mean().detach()}
+
+
+@_register
+class NonSaturating(Loss):
+    """Goodfellow et al.'s practical variant: G maximises log D(G(z)) instead."""
+
+    name = "ns"
+
+    def d_loss(self, D, real, fake, labels):
+        return _js_d_loss(D, real, fake, labels)
+
+    def g_loss(self, D, fake, labels):
+        # L_G = -E log sigmoid(D(G(z))) = E softplus(-D(G(z)))
+        lf = _logits(D, fake, labels)
+        return F.softplus(-lf).mean(), {"d_fake_g": torch.sigmoid(lf).mean().detach()}
+
+
+def _critic_stats(lr: Tensor, lf: Tensor) -> Stats:
+    # The critic gap E D(x) - E D(G(z)) estimates W1 (up to D's Lipschitz constant).
+    real, fake = lr.mean().detach(), lf.mean().detach()
+    return {"d_real": real, "d_fake": fake, "distance": real - fake}
+
+
+def _critic_g_loss(D: nn.Module, fake: Tensor, labels) -> tuple[Tensor, Stats]:
+    # L_G = -E D(G(z))
+    lf = _logits(D, fake, labels)
+    return -lf.mean(), {"d_fake_g": lf.mean().detach()}
+
+
+@_register
+class WGAN(Loss):
+    """Wasserstein GAN (Arjovsky et al.): a critic kept Lipschitz by weight clipping.
+
+    Args:
+        clip_value: after every critic step each of D's parameters is clamped
+            to [-clip_value, clip_value] (the paper's c = 0.01).
+    """
+
+    name = "wgan"
+
+    def __init__(self, *, clip_value: float = 0.01):
+        self.clip_value = clip_value
+        self._clipped: tuple[nn.Module, list[Tensor]] | None = None  # (D, its parameters)
+
+    @classmethod
+    def from_config(cls, cfg: LossConfig) -> Loss:
+        if not cfg.clip_value > 0:
+            raise GankitError(f"--clip-value must be above 0 - got {cfg.clip_value}, try 0.01")
+        return cls(clip_value=cfg.clip_value)
+
+    def d_loss(self, D, real, fake, labels):
+        # The critic maximises E D(x) - E D(G(z)): L_D = E D(G(z)) - E D(x)
+        lr, lf = _logits(D, real, labels), _logits(D, fake, labels)
+        return lf.mean() - lr.mean(), _critic_stats(lr, lf)
+
+    def g_loss(self, D, fake, labels):
+        return _critic_g_loss(D, fake, labels)
+
+    @torch.no_grad()
+    def constrain(self, D: nn.Module) -> None:
+        # Every parameter, norm layers included, as the paper's code; two fused
+        # foreach kernels over a list cached per D instead of one clamp per tensor.
+        if self._clipped is None or self._clipped[0] is not D:
+            self._clipped = (D, list(D.parameters()))
+        params = self._clipped[1]
+        torch._foreach_clamp_min_(params, -self.clip_value)
+        torch._foreach_clamp_max_(params, self.clip_value)
+
+
+@_register
+class WGANGP(Loss):
+    """WGAN with a gradient penalty instead of clipping (Gulrajani et al. 2017).
+
+    Batch norm in the critic makes the per-sample penalty ill-posed; the paper
+    uses layer norm or none (``--d-norm layer``).
+
+    Args:
+        gp_weight: lambda, the weight of the penalty (the paper's 10).
+    """
+
+    name = "wgan-gp"
+
+    def __init__(self, *, gp_weight: float = 10.0):
+        self.gp_weight = gp_weight
+
+    @classmethod
+    def from_config(cls, cfg: LossConfig) -> Loss:
+        if not cfg.gp_weight >= 0:
+            raise GankitError(f"--gp-weight must be 0 or more - got {cfg.gp_weight}, try 10")
+        return cls(gp_weight=cfg.gp_weight)
+
+    def d_loss(self, D, real, fake, labels):
+        # L_D = E D(G(z)) - E D(x) + lambda E (||grad_x D(x_hat)||_2 - 1)^2,
+        # x_hat = alpha x + (1 - alpha) G(z), alpha ~ U[0, 1] per sample
+        lr, lf = _logits(D, real, labels), _logits(D, fake, labels)
+        gp = self.penalty(D, real, fake, labels)
+        stats = _critic_stats(lr, lf)
+        stats["gp"] = gp.detach()
+        return lf.mean() - lr.mean() + self.gp_weight * gp, stats
+
+    def penalty(self, D, real: Tensor, fake: Tensor, labels: Tensor | None) -> Tensor:
+        """E (||grad_x D(x_hat)||_2 - 1)^2, differentiable w.r.t. D's parameters."""
+        shape = (real.shape[0],) + (1,) * (real.ndim - 1)
+        alpha = torch.rand(shape, device=real.device, dtype=real.dtype, generator=self.generator)
+        # alpha real + (1 - alpha) fake, a fresh leaf to differentiate D's output against
+        x_hat = torch.lerp(fake.detach(), real.detach(), alpha).requires_grad_(True)
+        out = _logits(D, x_hat, labels)
+        # create_graph: the penalty itself is minimised through these gradients.
+        (grad,) = torch.autograd.grad(out.sum(), x_hat, create_graph=True)
+        return (grad.flatten(1).norm(2, dim=1) - 1).square().mean()
+
+    def g_loss(self, D, fake, labels):
+        return _critic_g_loss(D, fake, labels)
+
+
+@_register
+class Hinge(Loss):
+    """The hinge objective (Lim & Ye 2017; Miyato et al. 2018, SN-GAN)."""
+
+    name = "hinge"
+
+    def d_loss(self, D, real, fake, labels):
+        # L_D = E relu(1 - D(x)) + E relu(1 + D(G(z)))
+        lr, lf = _logits(D, real, labels), _logits(D, fake, labels)
+        loss = F.relu(1 - lr).mean() + F.relu(1 + lf).mean()
+        return loss, _critic_stats(lr, lf)
+
+    def g_loss(self, D, fake, labels):
+        # L_G = -E D(G(z))
+        return _critic_g_loss(D, fake, labels)
+
+
+def build_loss(cfg: LossConfig) -> Loss:
+    """The objective named by ``cfg.loss``, with its options checked.
+
+    Raises:
+        GankitError: unknown name (with the valid ones) or an option out of range.
+    """
+    if cfg.loss not in LOSSES:
+        raise GankitError(f"--loss: {unknown_name_message('loss', cfg.loss, LOSSES.names())}")
+    return LOSSES.get(cfg.loss).from_config(cfg)

@@ -1,0 +1,196 @@
+"""The deep convolutional GAN (Radford, Metz & Chintala 2015, "Unsupervised
+Representation Learning with Deep Convolutional GANs").
+
+Owns ``DCGANGenerator``, ``DCGANDiscriminator`` and the size layout they share.
+At 64 px with widths 64 the pair is layer for layer pytorch/examples' dcgan
+(netG, and netD without its final sigmoid); at 28 px it starts from 7x7 as the
+MNIST DCGANs of seeds 002/003. Labels enter as in the cGAN tutorials of seeds
+000/001 (an embedding joined to the noise, and one extra input channel for D)
+or through a projection head in D (Miyato & Koyama 2018).
+
+Convs followed by batch norm have no bias (the norm removes it); all others do.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import torch
+from torch import nn
+
+from gankit.errors import GankitError
+from gankit.models.layers import (
+    ProjectionHead,
+    activation,
+    dcgan_init_,
+    has_bias,
+    norm_layer,
+    spectral_norm_,
+)
+
+COMMON_SIZES = (28, 32, 64, 128)
+
+
+def layout(img_size: int) -> tuple[int, int]:
+    """``(base, n)``: the side of the coarsest map and the number of 2x stages.
+
+    Sizes 4*2^k grow from 4x4 (DCGAN), sizes 7*2^k from 7x7 (the 28 px MNIST
+    layout); at least one stage, so 8 and 14 px are the smallest.
+    """
+    for base in (4, 7):
+        n = 0
+        while base << n < img_size:
+            n += 1
+        if n >= 1 and base << n == img_size:
+            return base, n
+    hint = next((s for s in COMMON_SIZES if s >= img_size), COMMON_SIZES[-1])
+    raise GankitError(
+        f"dcgan makes 4*2^k or 7*2^k px images ({', '.join(map(str, COMMON_SIZES))})"
+        f" - got {img_size}, use --img-size {hint}"
+    )
+
+
+class DCGANGenerator(nn.Module):
+    """z [B, z_dim] (+ labels [B]) -> images [B, channels, img_size, img_size] in [-1, 1].
+
+    Args:
+        z_dim: noise dimensions.
+        img_size: output side; 4*2^k or 7*2^k (see ``layout``).
+        channels: output channels (1 grey, 3 RGB).
+        num_classes: labels in the data (0 = unlabelled); used when conditional.
+        conditional: join a label embedding of ``embed_dim`` to the noise.
+        width: channels of the finest hidden stage; doubles per coarser stage.
+        max_width: cap on channels per stage.
+        norm: batch | layer | none | spectral.
+        act: activation of the hidden stages.
+    """
+
+    def __init__(
+        self,
+        *,
+        z_dim: int,
+        img_size: int,
+        channels: int,
+        num_classes: int,
+        conditional: bool,
+        embed_dim: int,
+        width: int,
+        max_width: int,
+        norm: str,
+        act: str,
+    ):
+        super().__init__()
+        self.z_dim, self.img_size, self.channels = z_dim, img_size, channels
+        self.num_classes, self.conditional = num_classes, conditional
+        base, n = layout(img_size)
+        self.embed = nn.Embedding(num_classes, embed_dim) if conditional else None
+        z_in = z_dim + (embed_dim if conditional else 0)
+        # Hidden stage i (0 = coarsest, base x base) has width * 2^(n-1-i) channels.
+        widths = [min(width << (n - 1 - i), max_width) for i in range(n)]
+        bias = has_bias(norm)
+        # state size: [B, z_in, 1, 1] -> [B, widths[0], base, base]
+        layers = [nn.ConvTranspose2d(z_in, widths[0], base, 1, 0, bias=bias)]
+        layers += [norm_layer(norm, widths[0], conv=True), activation(act)]
+        for c_in, c_out in itertools.pairwise(widths):
+            # state size: [B, c_in, s, s] -> [B, c_out, 2s, 2s]
+            layers += [nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=bias)]
+            layers += [norm_layer(norm, c_out, conv=True), activation(act)]
+        # state size: [B, width, img_size/2, img_size/2] -> [B, channels, img_size, img_size]
+        layers += [nn.ConvTranspose2d(widths[-1], channels, 4, 2, 1), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+        _finish_(self, norm)
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        B = z.shape[0]
+        assert z.shape == (B, self.z_dim), f"z: expected [B, {self.z_dim}], got {list(z.shape)}"
+        if self.embed is not None:
+            assert labels is not None and labels.shape == (B,), "conditional G needs labels [B]"
+            z = torch.cat([z, self.embed(labels)], dim=1)
+        x = self.net(z[:, :, None, None])
+        assert x.shape == (B, self.channels, self.img_size, self.img_size)
+        return x
+
+
+class DCGANDiscriminator(nn.Module):
+    """images [B, channels, img_size, img_size] (+ labels [B]) -> logits [B].
+
+    Args:
+        z_dim: G's noise dimensions (recorded only; D does not use it).
+        img_size: input side; 4*2^k or 7*2^k (see ``layout``).
+        channels: input channels.
+        num_classes: labels in the data (0 = unlabelled).
+        conditioning: none | concat (a learned label map as one extra input
+            channel) | projection (class term on the final base x base map).
+        width: channels of the first stage; doubles per stage.
+        max_width: cap on channels per stage.
+        norm: norm of every stage but the first (batch | layer | none |
+            spectral); spectral acts on every weight, the first included.
+        act: activation of every stage.
+    """
+
+    def __init__(
+        self,
+        *,
+        z_dim: int,
+        img_size: int,
+        channels: int,
+        num_classes: int,
+        conditioning: str,
+        width: int,
+        max_width: int,
+        norm: str,
+        act: str,
+    ):
+        super().__init__()
+        self.z_dim = z_dim  # D never sees noise: kept so G and D describe the same pair
+        self.img_size, self.channels, self.num_classes = img_size, channels, num_classes
+        self.conditioning = conditioning
+        self.conditional = conditioning != "none"
+        base, n = layout(img_size)
+        concat = conditioning == "concat"
+        # One learned img_size x img_size map per label, stacked on the image.
+        self.embed = nn.Embedding(num_classes, img_size * img_size) if concat else None
+        # Stage j (at img_size / 2^(j+1)) has width * 2^j channels.
+        widths = [min(width << j, max_width) for j in range(n)]
+        # No norm on the first layer, as DCGAN: it would erase the input's scale.
+        # state size: [B, channels (+1), img_size, img_size] -> [B, width, img_size/2, ...]
+        layers = [nn.Conv2d(channels + int(concat), widths[0], 4, 2, 1), activation(act)]
+        bias = has_bias(norm)
+        for c_in, c_out in itertools.pairwise(widths):
+            # state size: [B, c_in, s, s] -> [B, c_out, s/2, s/2]
+            layers += [nn.Conv2d(c_in, c_out, 4, 2, 1, bias=bias)]
+            layers += [norm_layer(norm, c_out, conv=True), activation(act)]
+        self.features = nn.Sequential(*layers)  # phi(x): [B, widths[-1], base, base]
+        # psi(phi), a linear map of the whole base x base map: [B, 1, 1, 1]
+        self.head = nn.Conv2d(widths[-1], 1, base, 1, 0)
+        self.project = None
+        if conditioning == "projection":
+            features = widths[-1] * base * base
+            spectral = norm == "spectral"
+            self.project = ProjectionHead(
+                features=features, num_classes=num_classes, spectral=spectral
+            )
+        _finish_(self, norm)
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        B = x.shape[0]
+        expected = (B, self.channels, self.img_size, self.img_size)
+        assert x.shape == expected, f"x: expected {list(expected)}, got {list(x.shape)}"
+        if self.conditional:
+            assert labels is not None and labels.shape == (B,), "conditional D needs labels [B]"
+        if self.embed is not None:
+            label_map = self.embed(labels).view(B, 1, self.img_size, self.img_size)
+            x = torch.cat([x, label_map.to(x.dtype)], dim=1)
+        phi = self.features(x)
+        logits = self.head(phi).reshape(B)
+        if self.project is not None:
+            logits = logits + self.project(phi.flatten(1), labels)
+        assert logits.shape == (B,)
+        return logits
+
+
+def _finish_(net: nn.Module, norm: str) -> None:
+    # DCGAN init first: spectral norm estimates sigma from the weights it is given.
+    dcgan_init_(net)
+    if norm == "spectral":
+        spectral_norm_(net)

@@ -1,0 +1,136 @@
+"""Building blocks shared by the model families: norms, activations, label inputs.
+
+Owns the meaning of the ``g_norm``/``d_norm`` and ``g_act``/``d_act`` names, the
+DCGAN weight initialisation (Radford et al. 2015, section 4) and the projection
+head of the projection discriminator (Miyato & Koyama 2018, "cGANs with
+Projection Discriminator", eq. 3). Knows nothing about configs or data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm
+
+from gankit.registry import Registry
+
+# How labels enter the models: "concat" joins a label embedding to G's noise and
+# to D's input; "projection" feeds G the same way and gives D a ProjectionHead.
+CONDITIONINGS = ("none", "concat", "projection")
+
+# Norm layers, keyed by config name. Each builder takes (features, conv) where
+# `conv` says the input is a feature map [B, C, H, W] rather than a vector [B, C].
+NORMS: Registry[Callable[[int, bool], nn.Module]] = Registry("norm")
+
+
+@NORMS.register("batch")
+def _batch(features: int, conv: bool) -> nn.Module:
+    return nn.BatchNorm2d(features) if conv else nn.BatchNorm1d(features)
+
+
+@NORMS.register("layer")
+def _layer(features: int, conv: bool) -> nn.Module:
+    # GroupNorm with one group normalises each sample over (C, H, W): layer norm
+    # for feature maps, with a per-channel affine like BatchNorm2d's.
+    return nn.GroupNorm(1, features) if conv else nn.LayerNorm(features)
+
+
+@NORMS.register("none")
+def _none(features: int, conv: bool) -> nn.Module:
+    return nn.Identity()
+
+
+@NORMS.register("spectral")
+def _spectral(features: int, conv: bool) -> nn.Module:
+    # Spectral norm acts on the weights (see spectral_norm_), not on activations.
+    return nn.Identity()
+
+
+def norm_layer(kind: str, features: int, *, conv: bool) -> nn.Module:
+    """The normalisation layer ``kind`` for ``features`` channels (Identity for none/spectral)."""
+    return NORMS.get(kind)(features, conv)
+
+
+def has_bias(kind: str) -> bool:
+    """Whether a conv/linear layer followed by norm ``kind`` needs its own bias.
+
+    Batch norm subtracts the per-channel mean, so a bias before it is dead weight
+    (pytorch/examples dcgan uses bias=False there). Layer norm does not remove a
+    per-channel offset, so those layers keep theirs.
+    """
+    return kind != "batch"
+
+
+ACTIVATIONS: Registry[Callable[[], nn.Module]] = Registry("activation")
+
+# In-place is safe here: every activation follows a conv, linear or norm layer,
+# none of which needs its output for the backward pass.
+ACTIVATIONS.register("relu")(lambda: nn.ReLU(inplace=True))
+# Slope 0.2 as in DCGAN's discriminator.
+ACTIVATIONS.register("leaky_relu")(lambda: nn.LeakyReLU(0.2, inplace=True))
+
+
+def activation(name: str) -> nn.Module:
+    """A fresh activation module for config name ``name``."""
+    return ACTIVATIONS.get(name)()
+
+
+_WEIGHT_LAYERS = (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)
+
+
+def dcgan_init_(net: nn.Module) -> nn.Module:
+    """DCGAN initialisation in place: conv/linear weights N(0, 0.02), biases 0,
+    batch-norm scales N(1, 0.02) and shifts 0. Embeddings and layer norms keep
+    PyTorch's defaults.
+
+    Apply before ``spectral_norm_``, which estimates the spectral norm of the
+    weights as they are when it is applied.
+    """
+    for m in net.modules():
+        if isinstance(m, _WEIGHT_LAYERS):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            nn.init.normal_(m.weight, 1.0, 0.02)
+            nn.init.zeros_(m.bias)
+    return net
+
+
+def spectral_norm_(net: nn.Module) -> nn.Module:
+    """Puts spectral normalisation (Miyato et al. 2018) on every conv and linear
+    weight of ``net`` in place; label embeddings other than the projection's are
+    left alone, so G's label signal keeps its scale next to the noise."""
+    for m in list(net.modules()):
+        if isinstance(m, _WEIGHT_LAYERS):
+            spectral_norm(m)
+    return net
+
+
+class ProjectionHead(nn.Module):
+    """The class term of the projection discriminator: ``<embed(y), phi(x)>``.
+
+    The full logit is ``psi(phi) + <embed(y), phi>`` (Miyato & Koyama 2018,
+    eq. 3); the model family owns the unconditional term ``psi``, a linear map
+    of ``phi``, so its layer layout is the same with or without labels.
+
+    Args:
+        features: dimension of ``phi``.
+        num_classes: number of labels.
+        spectral: spectral-normalise the embedding (as the paper does with SN).
+    """
+
+    def __init__(self, *, features: int, num_classes: int, spectral: bool):
+        super().__init__()
+        self.embed = nn.Embedding(num_classes, features)
+        # Xavier-uniform as in the authors' code: N(0, 1) rows would give a class
+        # term sqrt(features) times larger than psi at the start.
+        nn.init.xavier_uniform_(self.embed.weight)
+        if spectral:
+            spectral_norm(self.embed)
+
+    def forward(self, phi: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        # phi: [B, F], labels: [B] -> [B]
+        return (self.embed(labels) * phi).sum(dim=1)
