@@ -11,7 +11,9 @@ from gankit.config import Config, DataConfig, LogConfig, LossConfig, ModelConfig
 
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 HAS_FASHION = (FASHION_DIR / "train-images-idx3-ubyte.gz").exists()
-realdata = pytest.mark.skipif(not HAS_FASHION, reason="Debian's dataset-fashion-mnist not installed")
+realdata = pytest.mark.skipif(
+    not HAS_FASHION, reason="Debian's dataset-fashion-mnist not installed"
+)
 
 
 def tiny_config(**sections) -> Config:
@@ -19,8 +21,15 @@ def tiny_config(**sections) -> Config:
     cfg = Config(
         preset="tiny",
         data=DataConfig(dataset="shapes", img_size=32, shapes_count=96),
-        model=ModelConfig(arch="dcgan", conditioning="projection", g_width=8, d_width=8,
-                          z_dim=16, embed_dim=8, d_norm="spectral"),
+        model=ModelConfig(
+            arch="dcgan",
+            conditioning="projection",
+            g_width=8,
+            d_width=8,
+            z_dim=16,
+            embed_dim=8,
+            d_norm="spectral",
+        ),
         loss=LossConfig(loss="hinge"),
         train=TrainConfig(steps=6, batch_size=16, device="cpu", ema_halflife_images=100),
         log=LogConfig(log_every=2, sample_every=3, checkpoint_every=3, keep_training_states=0),

@@ -23,8 +23,13 @@ def run(tmp_path):
 
 
 def _write(run, step):
-    return write_checkpoint(run, step, generator={"w": torch.full((3,), float(step))},
-                            training={"x": torch.zeros(2)}, state={"images_seen": step})
+    return write_checkpoint(
+        run,
+        step,
+        generator={"w": torch.full((3,), float(step))},
+        training={"x": torch.zeros(2)},
+        state={"images_seen": step},
+    )
 
 
 def test_write_and_read_back(run):
@@ -76,7 +81,9 @@ def test_optimizer_state_round_trip():
     opt2 = torch.optim.Adam([torch.nn.Parameter(w.detach().clone())], lr=0.5)
     opt2.load_state_dict(unflatten_optimizer(tensors, meta, "opt"))
     assert opt2.param_groups[0]["lr"] == 0.1
-    assert torch.equal(opt2.state_dict()["state"][0]["exp_avg"], opt.state_dict()["state"][0]["exp_avg"])
+    assert torch.equal(
+        opt2.state_dict()["state"][0]["exp_avg"], opt.state_dict()["state"][0]["exp_avg"]
+    )
 
 
 def test_open_run_rejects_what_is_not_a_run(tmp_path):

@@ -9,10 +9,35 @@ from PIL import Image
 
 from gankit.cli import main
 
-TINY = ["--dataset", "shapes", "--img-size", "32", "--shapes-count", "96", "--g-width", "8",
-        "--d-width", "8", "--z-dim", "16", "--embed-dim", "8", "--batch-size", "16",
-        "--steps", "4", "--log-every", "2", "--sample-every", "2", "--checkpoint-every", "2",
-        "--device", "cpu", "--quiet"]
+TINY = [
+    "--dataset",
+    "shapes",
+    "--img-size",
+    "32",
+    "--shapes-count",
+    "96",
+    "--g-width",
+    "8",
+    "--d-width",
+    "8",
+    "--z-dim",
+    "16",
+    "--embed-dim",
+    "8",
+    "--batch-size",
+    "16",
+    "--steps",
+    "4",
+    "--log-every",
+    "2",
+    "--sample-every",
+    "2",
+    "--checkpoint-every",
+    "2",
+    "--device",
+    "cpu",
+    "--quiet",
+]
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +56,10 @@ def _error(capsys, argv, code=2):
 
 def test_train_prints_where_things_are(trained, capsys):
     assert (trained / "config.yaml").exists() and (trained / "losses.png").exists()
-    assert sorted(p.name for p in (trained / "checkpoints").iterdir()) == ["step_0000002", "step_0000004"]
+    assert sorted(p.name for p in (trained / "checkpoints").iterdir()) == [
+        "step_0000002",
+        "step_0000004",
+    ]
 
 
 def test_generate_by_label_name_writes_a_grid(trained, tmp_path, capsys):
@@ -42,14 +70,47 @@ def test_generate_by_label_name_writes_a_grid(trained, tmp_path, capsys):
 
 
 def test_generate_one_file_per_image_and_per_label_rows(trained, tmp_path, capsys):
-    assert main(["generate", str(trained), "--label", "2", "--n", "3", "--out", str(tmp_path / "d")]) == 0
+    assert (
+        main(["generate", str(trained), "--label", "2", "--n", "3", "--out", str(tmp_path / "d")])
+        == 0
+    )
     assert sorted(p.name for p in (tmp_path / "d").iterdir()) == [
-        "triangle_seed00000.png", "triangle_seed00001.png", "triangle_seed00002.png"]
-    assert main(["generate", str(trained), "--n", "4", "--checkpoint", "2",
-                 "--out", str(tmp_path / "rows.png")]) == 0
+        "triangle_seed00000.png",
+        "triangle_seed00001.png",
+        "triangle_seed00002.png",
+    ]
+    assert (
+        main(
+            [
+                "generate",
+                str(trained),
+                "--n",
+                "4",
+                "--checkpoint",
+                "2",
+                "--out",
+                str(tmp_path / "rows.png"),
+            ]
+        )
+        == 0
+    )
     assert "12 images (per-label, step 2)" in capsys.readouterr().out
-    assert main(["generate", str(trained), "--interpolate", "--n", "5", "--seed", "3",
-                 "--out", str(tmp_path / "walk.png")]) == 0
+    assert (
+        main(
+            [
+                "generate",
+                str(trained),
+                "--interpolate",
+                "--n",
+                "5",
+                "--seed",
+                "3",
+                "--out",
+                str(tmp_path / "walk.png"),
+            ]
+        )
+        == 0
+    )
 
 
 def test_same_seed_same_image(trained, tmp_path):
@@ -66,28 +127,37 @@ def test_resume_with_more_steps(trained, capsys):
     assert "already finished at step 6" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["train", "--preset", "fashon"], "unknown preset 'fashon' - did you mean 'fashion'"),
-    (["train", "--arch", "dcgn", "--dataset", "shapes"], "unknown model 'dcgn'"),
-    (["train", "--loss", "wgan-pg", "--dataset", "shapes"], "unknown loss 'wgan-pg'"),
-    (["train", "--lr-g", "fast"], "--lr-g: expected a number"),
-    (["train", "--dataset", "shapes", "--no-use-labels", "--shapes-count", "32"], "labelled"),
-    (["train", "--preset", "fashion", "--config", "x.yaml"], "not both"),
-    (["train", "--preset", "flowers-dcgan"], "pass --dataset PATH"),
-    (["generate", "/nonexistent/run"], "does not exist"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["train", "--preset", "fashon"], "unknown preset 'fashon' - did you mean 'fashion'"),
+        (["train", "--arch", "dcgn", "--dataset", "shapes"], "unknown model 'dcgn'"),
+        (["train", "--loss", "wgan-pg", "--dataset", "shapes"], "unknown loss 'wgan-pg'"),
+        (["train", "--lr-g", "fast"], "--lr-g: expected a number"),
+        (["train", "--dataset", "shapes", "--no-use-labels", "--shapes-count", "32"], "labelled"),
+        (["train", "--preset", "fashion", "--config", "x.yaml"], "not both"),
+        (["train", "--preset", "flowers-dcgan"], "pass --dataset PATH"),
+        (["generate", "/nonexistent/run"], "does not exist"),
+    ],
+)
 def test_bad_input_is_one_line(capsys, argv, message, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert message in _error(capsys, argv)
 
 
 def test_bad_generate_requests(trained, capsys):
-    assert "no checkpoint at step 3" in _error(capsys, ["generate", str(trained), "--checkpoint", "3"])
-    assert "unknown label 'boot'" in _error(capsys, ["generate", str(trained), "--label", "boot"]).lower()
+    assert "no checkpoint at step 3" in _error(
+        capsys, ["generate", str(trained), "--checkpoint", "3"]
+    )
+    assert (
+        "unknown label 'boot'"
+        in _error(capsys, ["generate", str(trained), "--label", "boot"]).lower()
+    )
     assert "out of range" in _error(capsys, ["generate", str(trained), "--label", "7"])
     assert "--n must be" in _error(capsys, ["generate", str(trained), "--n", "0"])
-    assert "cannot change when resuming" in _error(capsys, ["train", "--resume", str(trained),
-                                                            "--arch", "mlp"])
+    assert "cannot change when resuming" in _error(
+        capsys, ["train", "--resume", str(trained), "--arch", "mlp"]
+    )
 
 
 def test_label_for_an_unconditional_run(tmp_path, capsys):
@@ -117,8 +187,23 @@ def test_dataset_show_and_info(tmp_path, capsys):
 
 def test_sigterm_saves_a_checkpoint_and_exits(tmp_path):
     out = tmp_path / "run"
-    argv = [sys.executable, "-m", "gankit", "train", "--preset", "fashion", "--out", str(out),
-            *TINY, "--steps", "100000", "--checkpoint-every", "0", "--sample-every", "0"]
+    argv = [
+        sys.executable,
+        "-m",
+        "gankit",
+        "train",
+        "--preset",
+        "fashion",
+        "--out",
+        str(out),
+        *TINY,
+        "--steps",
+        "100000",
+        "--checkpoint-every",
+        "0",
+        "--sample-every",
+        "0",
+    ]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 120

@@ -18,8 +18,9 @@ def test_yaml_round_trip_is_byte_identical(tmp_path):
 
 
 def test_overrides_are_typed():
-    cfg = config_io.override(Config(), {"lr_g": "1e-3", "g_hidden": "32,64", "hflip": "yes",
-                                        "steps": 10, "epochs": 3})
+    cfg = config_io.override(
+        Config(), {"lr_g": "1e-3", "g_hidden": "32,64", "hflip": "yes", "steps": 10, "epochs": 3}
+    )
     assert cfg.train.lr_g == 1e-3 and cfg.model.g_hidden == [32, 64]
     assert cfg.data.hflip is True and cfg.train.steps == 10 and cfg.train.epochs == 3.0
     assert isinstance(cfg.train.epochs, float)

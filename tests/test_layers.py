@@ -7,11 +7,21 @@ import gankit
 
 ROOT = Path(gankit.__file__).parent
 LAYERS = {
-    "errors": 0, "registry": 0, "config": 0, "presets": 0,
-    "data": 1, "models": 1, "losses": 1, "images": 1,
-    "run": 2, "checkpoint": 2, "sampling": 2,
-    "training": 3, "metrics": 3,
-    "cli": 4, "web": 4,
+    "errors": 0,
+    "registry": 0,
+    "config": 0,
+    "presets": 0,
+    "data": 1,
+    "models": 1,
+    "losses": 1,
+    "images": 1,
+    "run": 2,
+    "checkpoint": 2,
+    "sampling": 2,
+    "training": 3,
+    "metrics": 3,
+    "cli": 4,
+    "web": 4,
 }
 
 
@@ -27,7 +37,11 @@ def test_imports_only_go_down_the_layers():
         if top not in LAYERS:
             continue
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("gankit."):
+            if (
+                isinstance(node, ast.ImportFrom)
+                and node.module
+                and node.module.startswith("gankit.")
+            ):
                 target = node.module.split(".")[1]
             elif isinstance(node, ast.Import):
                 names = [a.name for a in node.names if a.name.startswith("gankit.")]

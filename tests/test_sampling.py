@@ -12,8 +12,12 @@ def test_noise_for_a_seed_does_not_depend_on_the_others():
 
 def test_generated_image_does_not_depend_on_batch_size():
     torch.manual_seed(0)
-    G, _ = build_models(ModelConfig(arch="dcgan", g_width=8, z_dim=8, conditioning="concat",
-                                    embed_dim=4), img_size=28, channels=1, num_classes=3)
+    G, _ = build_models(
+        ModelConfig(arch="dcgan", g_width=8, z_dim=8, conditioning="concat", embed_dim=4),
+        img_size=28,
+        channels=1,
+        num_classes=3,
+    )
     G.train()
     z, y = label_grid_inputs(3, 4, 8)
     a = generate(G, z, y, batch_size=12)
@@ -26,4 +30,6 @@ def test_generated_image_does_not_depend_on_batch_size():
 def test_interpolation_ends_at_the_two_seeds():
     walk = interpolation_inputs(5, 9, 6, 16)
     ends = noise([5, 9], 16)
-    assert torch.allclose(walk[0], ends[0], atol=1e-5) and torch.allclose(walk[-1], ends[1], atol=1e-5)
+    assert torch.allclose(walk[0], ends[0], atol=1e-5) and torch.allclose(
+        walk[-1], ends[1], atol=1e-5
+    )

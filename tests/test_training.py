@@ -3,8 +3,8 @@ import math
 
 import pytest
 import torch
-from conftest import tiny_config
 
+from conftest import tiny_config
 from gankit import training
 from gankit.checkpoint import GENERATOR_FILE, TRAINING_FILE, load_generator, read_tensors
 from gankit.errors import GankitError
@@ -21,7 +21,10 @@ def test_a_tiny_run_writes_the_whole_run_folder(tmp_path):
     run = open_run(tmp_path / "run")
     assert result.stopped == "finished" and result.step == 6
     assert run.checkpoint_steps() == [3, 6]
-    assert [p.name for p in sorted(run.samples_dir.iterdir())] == ["step_0000003.png", "step_0000006.png"]
+    assert [p.name for p in sorted(run.samples_dir.iterdir())] == [
+        "step_0000003.png",
+        "step_0000006.png",
+    ]
     assert run.losses_path.stat().st_size > 0
     rows = _metrics(run)
     assert [r["step"] for r in rows] == [1, 2, 3, 4, 5, 6]
@@ -41,7 +44,7 @@ def _weights(run, step):
 @pytest.mark.parametrize("loss", ["hinge", "wgan-gp"])
 def test_resume_is_bit_identical_to_an_uninterrupted_run(tmp_path, loss):
     extra = {"n_critic": 2} if loss == "wgan-gp" else {}
-    sections = dict(loss={"loss": loss}, data={"hflip": True}, train=extra)
+    sections = {"loss": {"loss": loss}, "data": {"hflip": True}, "train": extra}
     straight = training.train(tiny_config(**sections), tmp_path / "a", progress=False).run
 
     half = tiny_config(**sections)
@@ -70,7 +73,9 @@ def test_non_finite_loss_stops_with_the_last_good_checkpoint(tmp_path, monkeypat
         return (loss * math.nan if calls["n"] >= 5 else loss), stats
 
     monkeypatch.setattr(hinge, "d_loss", poisoned)
-    with pytest.raises(GankitError, match="non-finite at step 5; the last good checkpoint is step 3"):
+    with pytest.raises(
+        GankitError, match="non-finite at step 5; the last good checkpoint is step 3"
+    ):
         training.train(tiny_config(), tmp_path / "run", progress=False)
     run = open_run(tmp_path / "run")
     assert run.checkpoint_steps() == [3]
@@ -90,17 +95,34 @@ def test_pruning_keeps_generators_but_few_training_states(tmp_path):
     cfg = tiny_config(log={"checkpoint_every": 2, "keep_training_states": 1})
     run = training.train(cfg, tmp_path / "run", progress=False).run
     assert run.checkpoint_steps() == [2, 4, 6]
-    assert [(run.checkpoint_dir(s) / TRAINING_FILE).exists() for s in (2, 4, 6)] == [False, False, True]
+    assert [(run.checkpoint_dir(s) / TRAINING_FILE).exists() for s in (2, 4, 6)] == [
+        False,
+        False,
+        True,
+    ]
     assert all((run.checkpoint_dir(s) / GENERATOR_FILE).exists() for s in (2, 4, 6))
 
 
-@pytest.mark.parametrize("arch, loss, conditioning", [
-    ("mlp", "minimax", "none"), ("mlp", "wgan", "concat"), ("dcgan", "ns", "concat"),
-])
+@pytest.mark.parametrize(
+    "arch, loss, conditioning",
+    [
+        ("mlp", "minimax", "none"),
+        ("mlp", "wgan", "concat"),
+        ("dcgan", "ns", "concat"),
+    ],
+)
 def test_families_and_objectives_train_end_to_end(tmp_path, arch, loss, conditioning):
-    cfg = tiny_config(model={"arch": arch, "conditioning": conditioning, "g_hidden": [32],
-                             "d_hidden": [32], "d_norm": "none"},
-                      loss={"loss": loss}, train={"steps": 3, "ema_halflife_images": 0})
+    cfg = tiny_config(
+        model={
+            "arch": arch,
+            "conditioning": conditioning,
+            "g_hidden": [32],
+            "d_hidden": [32],
+            "d_norm": "none",
+        },
+        loss={"loss": loss},
+        train={"steps": 3, "ema_halflife_images": 0},
+    )
     if loss == "wgan":
         cfg.train.optimizer, cfg.train.n_critic = "rmsprop", 2
     result = training.train(cfg, tmp_path / "run", progress=False)

@@ -79,22 +79,32 @@ def read_state(ckpt: Path) -> dict[str, Any]:
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise GankitError(f"{ckpt} is not a gankit checkpoint (foreign {STATE_FILE})")
     if state.get("version", 0) > VERSION:
-        raise GankitError(f"{ckpt} was written by a newer gankit (format {state['version']}) - upgrade gankit")
+        raise GankitError(
+            f"{ckpt} was written by a newer gankit (format {state['version']}) - upgrade gankit"
+        )
     return state
 
 
-def read_tensors(ckpt: Path, name: str, device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
+def read_tensors(
+    ckpt: Path, name: str, device: str | torch.device = "cpu"
+) -> dict[str, torch.Tensor]:
     """Loads one safetensors file of a checkpoint, turning damage into a clear error."""
     path = Path(ckpt) / name
     if not path.is_file():
-        raise GankitError(f"{path} is missing - this checkpoint cannot be used for that; pick another")
+        raise GankitError(
+            f"{path} is missing - this checkpoint cannot be used for that; pick another"
+        )
     try:
         return load_file(str(path), device=str(device))
     except (SafetensorError, OSError, ValueError, RuntimeError) as e:
-        raise GankitError(f"{path} is truncated or damaged ({_first_line(e)}) - use another checkpoint") from None
+        raise GankitError(
+            f"{path} is truncated or damaged ({_first_line(e)}) - use another checkpoint"
+        ) from None
 
 
-def load_module_state(module: torch.nn.Module, tensors: dict[str, torch.Tensor], where: Path) -> None:
+def load_module_state(
+    module: torch.nn.Module, tensors: dict[str, torch.Tensor], where: Path
+) -> None:
     """``load_state_dict`` that reports a foreign or mismatched checkpoint in one line."""
     try:
         module.load_state_dict(tensors, strict=True)
@@ -112,7 +122,9 @@ def prune_training_states(run: Run, keep: int) -> None:
     """
     if keep <= 0:
         return
-    with_state = [s for s in run.checkpoint_steps() if (run.checkpoint_dir(s) / TRAINING_FILE).exists()]
+    with_state = [
+        s for s in run.checkpoint_steps() if (run.checkpoint_dir(s) / TRAINING_FILE).exists()
+    ]
     for step in with_state[:-keep]:
         (run.checkpoint_dir(step) / TRAINING_FILE).unlink(missing_ok=True)
 
@@ -130,7 +142,9 @@ def flatten_optimizer(state: dict[str, Any], prefix: str) -> tuple[dict[str, tor
     return tensors, {"param_groups": state["param_groups"], "scalars": scalars}
 
 
-def unflatten_optimizer(tensors: dict[str, torch.Tensor], meta: dict, prefix: str) -> dict[str, Any]:
+def unflatten_optimizer(
+    tensors: dict[str, torch.Tensor], meta: dict, prefix: str
+) -> dict[str, Any]:
     """Inverse of ``flatten_optimizer``."""
     state: dict[int, dict[str, Any]] = {}
     for name, value in tensors.items():

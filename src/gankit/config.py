@@ -33,14 +33,18 @@ class DataConfig:
     min_images: int = 16  # fewer usable images than this is an error
     shapes_count: int = 10000  # built-in `shapes`: how many images to generate
     shapes_seed: int = 0  # built-in `shapes`: the seed they are generated from
-    class_names: list[str] = field(default_factory=list)  # filled in from the data when a run starts
+    class_names: list[str] = field(
+        default_factory=list
+    )  # filled in from the data when a run starts
 
 
 @dataclass
 class ModelConfig:
     arch: str = "dcgan"  # mlp | dcgan
     z_dim: int = 100  # noise dimensions
-    conditioning: str = "none"  # none | concat (label embedding joined to noise and D input) | projection
+    conditioning: str = (
+        "none"  # none | concat (label embedding joined to noise and D input) | projection
+    )
     embed_dim: int = 50  # size of the label embedding given to G (and to an MLP D)
     g_width: int = 64  # dcgan: channels of G's finest hidden stage; doubles per coarser stage
     d_width: int = 64  # dcgan: channels of D's first stage; doubles per stage
@@ -108,7 +112,9 @@ def to_dict(cfg: Config) -> dict[str, Any]:
 
 def dump_yaml(cfg: Config) -> str:
     # Re-typed through from_dict so that e.g. epochs=20 is written as 20.0 every time.
-    return yaml.safe_dump(to_dict(from_dict(to_dict(cfg))), sort_keys=False, default_flow_style=False)
+    return yaml.safe_dump(
+        to_dict(from_dict(to_dict(cfg))), sort_keys=False, default_flow_style=False
+    )
 
 
 def save(cfg: Config, path: Path) -> None:
@@ -124,7 +130,9 @@ def load(path: Path) -> Config:
     except FileNotFoundError:
         raise GankitError(f"no config file at {path} - check the path") from None
     except yaml.YAMLError as e:
-        raise GankitError(f"{path} is not valid YAML ({str(e).splitlines()[0]}) - fix or remove it") from None
+        raise GankitError(
+            f"{path} is not valid YAML ({str(e).splitlines()[0]}) - fix or remove it"
+        ) from None
     return from_dict(raw or {}, source=str(path))
 
 
@@ -143,7 +151,9 @@ def from_dict(raw: dict[str, Any], source: str = "config") -> Config:
             for name, v in value.items():
                 _set_field(section, name, v, f"{source}: {key}.{name}")
         else:
-            raise GankitError(f"{source}: unknown key {key!r} (valid: preset, {', '.join(SECTIONS)})")
+            raise GankitError(
+                f"{source}: unknown key {key!r} (valid: preset, {', '.join(SECTIONS)})"
+            )
     return cfg
 
 

@@ -27,7 +27,9 @@ def to_uint8(x: torch.Tensor) -> torch.Tensor:
     return x.detach().float().add(1.0).mul_(127.5).round_().clamp_(0, 255).to(torch.uint8)
 
 
-def make_grid(images: torch.Tensor, nrow: int, padding: int = 2, pad_value: int = 255) -> torch.Tensor:
+def make_grid(
+    images: torch.Tensor, nrow: int, padding: int = 2, pad_value: int = 255
+) -> torch.Tensor:
     """Tiles uint8 [N, C, H, W] into one [C, H', W'] image, ``nrow`` images per row."""
     n, c, h, w = images.shape
     nrow = max(1, min(nrow, n))
@@ -71,7 +73,9 @@ def save_png(image: torch.Tensor, path: str | Path) -> Path:
         to_pil(image).save(tmp, format="PNG")
         tmp.replace(path)
     except OSError as e:
-        raise GankitError(f"cannot write {path}: {e.strerror or e} - check the folder and free space") from None
+        raise GankitError(
+            f"cannot write {path}: {e.strerror or e} - check the folder and free space"
+        ) from None
     return path
 
 

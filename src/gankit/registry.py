@@ -7,7 +7,8 @@ that lists the valid names and suggests the closest one.
 from __future__ import annotations
 
 import difflib
-from typing import Callable, Generic, TypeVar
+from collections.abc import Callable
+from typing import Generic, TypeVar
 
 from gankit.errors import GankitError
 

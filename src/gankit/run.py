@@ -78,13 +78,17 @@ class Run:
         """``latest`` or a step number -> that checkpoint's folder, or a clear error."""
         steps = self.checkpoint_steps()
         if not steps:
-            raise GankitError(f"run {self.path} has no checkpoints yet - train it first (gankit train)")
+            raise GankitError(
+                f"run {self.path} has no checkpoints yet - train it first (gankit train)"
+            )
         if str(which) == "latest":
             return self.checkpoint_dir(steps[-1])
         try:
             step = int(which)
         except ValueError:
-            raise GankitError(f"--checkpoint must be 'latest' or a step number, got {which!r}") from None
+            raise GankitError(
+                f"--checkpoint must be 'latest' or a step number, got {which!r}"
+            ) from None
         if step not in steps:
             shown = ", ".join(map(str, steps[-8:]))
             raise GankitError(f"run {self.path} has no checkpoint at step {step} (has: {shown})")
@@ -95,7 +99,9 @@ def create_run(path: str | Path, cfg: Config) -> Run:
     """Makes a new run folder and writes its config before anything else happens."""
     path = Path(path)
     if path.exists() and any(path.iterdir()):
-        raise GankitError(f"{path} already exists and is not empty - pick another --out, or --resume it")
+        raise GankitError(
+            f"{path} already exists and is not empty - pick another --out, or --resume it"
+        )
     run = Run(path)
     try:
         run.samples_dir.mkdir(parents=True, exist_ok=True)
@@ -110,10 +116,14 @@ def open_run(path: str | Path) -> Run:
     """An existing run folder, or one line saying why the path is not one."""
     path = Path(path)
     if not path.exists():
-        raise GankitError(f"run folder {path} does not exist - check the path (runs are made by gankit train)")
+        raise GankitError(
+            f"run folder {path} does not exist - check the path (runs are made by gankit train)"
+        )
     if not path.is_dir():
         raise GankitError(f"{path} is a file, not a run folder")
     run = Run(path)
     if not run.config_path.is_file():
-        raise GankitError(f"{path} is not a gankit run (no config.yaml) - point at a folder made by gankit train")
+        raise GankitError(
+            f"{path} is not a gankit run (no config.yaml) - point at a folder made by gankit train"
+        )
     return run

@@ -51,7 +51,11 @@ def generate(
             out.append(to_uint8(G(zb, yb)).cpu())
     finally:
         G.train(was_training)
-    return torch.cat(out) if out else torch.empty(0, G.channels, G.img_size, G.img_size, dtype=torch.uint8)
+    return (
+        torch.cat(out)
+        if out
+        else torch.empty(0, G.channels, G.img_size, G.img_size, dtype=torch.uint8)
+    )
 
 
 def label_grid_inputs(num_classes: int, per_label: int, z_dim: int, first_seed: int = 0):

@@ -7,9 +7,12 @@ from pathlib import Path
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("dataset", help="show or describe a dataset",
-                       description="Show or describe a dataset (a built-in name, an image "
-                       "folder or a Kaggle-style .csv file).")
+    p = sub.add_parser(
+        "dataset",
+        help="show or describe a dataset",
+        description="Show or describe a dataset (a built-in name, an image "
+        "folder or a Kaggle-style .csv file).",
+    )
     dsub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     show = dsub.add_parser("show", help="a grid with one row per label")
     show.add_argument("name", metavar="NAME")
@@ -30,8 +33,13 @@ def _load(args):
     from gankit.config import DataConfig
     from gankit.data import load_dataset
 
-    cfg = DataConfig(dataset=args.name, data_dir=args.data_dir, split=args.split,
-                     img_size=args.img_size, use_labels=not args.no_labels)
+    cfg = DataConfig(
+        dataset=args.name,
+        data_dir=args.data_dir,
+        split=args.split,
+        img_size=args.img_size,
+        use_labels=not args.no_labels,
+    )
     return load_dataset(cfg)
 
 
@@ -52,8 +60,14 @@ def run_show(args: argparse.Namespace) -> int:
         order = torch.argsort(data.labels, stable=True)
         counts = torch.bincount(data.labels, minlength=len(data.class_names))
         starts = torch.cumsum(counts, 0) - counts
-        take = [order[s : s + min(k, int(c))] for s, c in zip(starts.tolist(), counts.tolist()) if c]
-        picked = data.images[torch.cat(take)] if all(len(t) == k for t in take) else _padded(data, take, k)
+        take = [
+            order[s : s + min(k, int(c))] for s, c in zip(starts.tolist(), counts.tolist()) if c
+        ]
+        picked = (
+            data.images[torch.cat(take)]
+            if all(len(t) == k for t in take)
+            else _padded(data, take, k)
+        )
         rows = ", ".join(data.class_names[int(data.labels[t[0]])] for t in take)
     save_grid(picked, args.out, nrow=k)
     print(f"wrote {args.out} ({len(picked)} images; rows: {rows})")
@@ -75,7 +89,9 @@ def run_info(args: argparse.Namespace) -> int:
     n, c, h, w = data.images.shape
     print(f"dataset:  {data.name} ({args.split} split)")
     print(f"source:   {data.source}")
-    print(f"images:   {n:,} of {h}x{w}, {c} channel{'s' if c > 1 else ''} ({'RGB' if c == 3 else 'grey'})")
+    print(
+        f"images:   {n:,} of {h}x{w}, {c} channel{'s' if c > 1 else ''} ({'RGB' if c == 3 else 'grey'})"
+    )
     print(f"memory:   {data.images.numel() / 1e6:.1f} MB as uint8")
     if data.labels is None:
         print("labels:   none")

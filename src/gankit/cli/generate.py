@@ -20,10 +20,16 @@ def add_parser(sub) -> None:
     p.add_argument("--label", help="class index or name (e.g. 5, sandal, ankle-boot)")
     p.add_argument("--n", type=int, default=6, help="images (per label when no --label is given)")
     p.add_argument("--seed", type=int, default=0, help="image i uses seed SEED+i")
-    p.add_argument("--out", type=Path, help="FILE.png for a grid, or a folder for one PNG each "
-                   "(default: RUN/generated/...png)")
-    p.add_argument("--interpolate", action="store_true",
-                   help="a latent walk of --n steps from --seed to --to-seed")
+    p.add_argument(
+        "--out",
+        type=Path,
+        help="FILE.png for a grid, or a folder for one PNG each (default: RUN/generated/...png)",
+    )
+    p.add_argument(
+        "--interpolate",
+        action="store_true",
+        help="a latent walk of --n steps from --seed to --to-seed",
+    )
     p.add_argument("--to-seed", type=int, help="end of the walk (default: --seed + 1)")
     p.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto")
     p.set_defaults(func=run)
@@ -50,13 +56,16 @@ def run(args: argparse.Namespace) -> int:
     label = None
     if args.label is not None:
         if not conditional:
-            raise GankitError(f"{run_.path} is unconditional (trained without labels) - drop --label")
+            raise GankitError(
+                f"{run_.path} is unconditional (trained without labels) - drop --label"
+            )
         label = label_index(names, args.label)
 
     z_dim = cfg.model.z_dim
     if args.interpolate:
-        z = interpolation_inputs(args.seed, args.to_seed if args.to_seed is not None else args.seed + 1,
-                                 args.n, z_dim)
+        z = interpolation_inputs(
+            args.seed, args.to_seed if args.to_seed is not None else args.seed + 1, args.n, z_dim
+        )
         y = torch.full((args.n,), label if label is not None else 0) if conditional else None
         nrow, what = args.n, "interpolation"
     elif conditional and label is None:
@@ -75,6 +84,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         for i, image in enumerate(images):
             tag = f"{names[int(y[i])]}_" if y is not None and names else ""
-            save_png(image, out / f"{tag}seed{args.seed + i if not args.interpolate else i:05d}.png")
+            save_png(
+                image, out / f"{tag}seed{args.seed + i if not args.interpolate else i:05d}.png"
+            )
         print(f"wrote {len(images)} PNG files ({what}, step {state['step']}) to {out}/")
     return 0

@@ -16,6 +16,9 @@ import typing
 from gankit import config as config_io
 from gankit.config import Config
 
+# Filled in from the data when a run starts; not something to type.
+DERIVED = {"class_names"}
+
 _FIELD_LINE = re.compile(r"^\s+(\w+): [^=]+= (.+?)\s+# (.+)$")
 
 
@@ -37,10 +40,12 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
     index = config_io.field_index()
     groups = {s: parser.add_argument_group(f"{s} options") for s in config_io.SECTIONS}
     for name, (section, tp) in index.items():
+        if name in DERIVED:
+            continue
         flag = "--" + name.replace("_", "-")
         default = getattr(getattr(defaults, section), name)
         help_text = f"{comments.get(name, '')} (default: {_show(default)})".strip()
-        kwargs = dict(dest=f"cfg_{name}", default=None, help=help_text)
+        kwargs = {"dest": f"cfg_{name}", "default": None, "help": help_text}
         if tp is bool:
             groups[section].add_argument(flag, action=argparse.BooleanOptionalAction, **kwargs)
         else:

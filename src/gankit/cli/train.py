@@ -20,12 +20,13 @@ def add_parser(sub) -> None:
         "train",
         help="train a GAN (from a preset, a config file, or resume a run)",
         description="Train a GAN. Every config field is a flag; see `gankit presets` for presets.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("--preset", default=None, help="start from this preset (default: fashion)")
     p.add_argument("--config", type=Path, help="start from this config.yaml instead of a preset")
     p.add_argument("--out", type=Path, help="run folder to create (default: runs/PRESET-TIME)")
-    p.add_argument("--resume", type=Path, metavar="RUN", help="continue this run from its latest checkpoint")
+    p.add_argument(
+        "--resume", type=Path, metavar="RUN", help="continue this run from its latest checkpoint"
+    )
     p.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_config_flags(p)
@@ -62,8 +63,10 @@ def _resume(args, overrides, training) -> int:
     fixed = sorted(set(overrides) - training.RESUMABLE)
     if fixed:
         names = ", ".join("--" + n.replace("_", "-") for n in fixed)
-        raise GankitError(f"{names} cannot change when resuming (it would be another experiment) - "
-                          "start a new run instead")
+        raise GankitError(
+            f"{names} cannot change when resuming (it would be another experiment) - "
+            "start a new run instead"
+        )
     cfg = config_io.override(run_.config(), overrides)
     if args.dry_run:
         print(config_io.dump_yaml(cfg), end="")
@@ -74,8 +77,10 @@ def _resume(args, overrides, training) -> int:
     except training.Interrupted as e:
         return _interrupted(e)
     if result.checkpoint is None:
-        print(f"{run_.path} already finished at step {result.step} - pass a larger --epochs or "
-              "--steps to train further")
+        print(
+            f"{run_.path} already finished at step {result.step} - pass a larger --epochs or "
+            "--steps to train further"
+        )
         return 0
     _report(result)
     return 0
@@ -83,8 +88,10 @@ def _resume(args, overrides, training) -> int:
 
 def _report(result) -> None:
     r = result
-    print(f"{r.stopped} at step {r.step}/{r.total_steps} "
-          f"({r.images_seen:,} images seen, {r.seconds / 60:.1f} min)")
+    print(
+        f"{r.stopped} at step {r.step}/{r.total_steps} "
+        f"({r.images_seen:,} images seen, {r.seconds / 60:.1f} min)"
+    )
     print(f"  samples:    {r.last_sample}")
     print(f"  losses:     {r.run.losses_path}")
     print(f"  checkpoint: {r.checkpoint}")

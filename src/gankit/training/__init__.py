@@ -17,7 +17,7 @@ from gankit.training.loop import Interrupted, TrainResult, train_loop
 from gankit.training.setup import RESUMABLE, pick_device, prepare
 from gankit.training.state import build_state, restore, total_steps
 
-__all__ = ["train", "resume", "Interrupted", "TrainResult", "RESUMABLE", "pick_device"]
+__all__ = ["RESUMABLE", "Interrupted", "TrainResult", "pick_device", "resume", "train"]
 
 
 def train(cfg: Config, out: str | Path, *, progress: bool = True) -> TrainResult:

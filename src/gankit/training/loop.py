@@ -55,8 +55,11 @@ class Interrupted(Exception):
 
 def train_loop(s: TrainState, run: Run, *, progress: bool = True) -> TrainResult:
     cfg, t, log_cfg = s.cfg, s.cfg.train, s.cfg.log
-    distance_name = "Wasserstein estimate" if cfg.loss.loss.startswith("wgan") else (
-        "critic gap" if cfg.loss.loss == "hinge" else "Jensen-Shannon estimate")
+    distance_name = (
+        "Wasserstein estimate"
+        if cfg.loss.loss.startswith("wgan")
+        else ("critic gap" if cfg.loss.loss == "hinge" else "Jensen-Shannon estimate")
+    )
     log = MetricsLog(run.metrics_path, LOGGED, run.path / "tensorboard" if _has_tb() else None)
     log.load_history(upto_step=s.step)
     grid_z, grid_y, grid_rows = _fixed_grid(s)
@@ -82,8 +85,12 @@ def train_loop(s: TrainState, run: Run, *, progress: bool = True) -> TrainResult
             except NonFiniteLoss as e:
                 raise _non_finite(run, e) from None
             if record and bar is not None:
-                bar.set_postfix(d=f"{record['d_loss']:.3f}", g=f"{record['g_loss']:.3f}",
-                                img_s=f"{ips:.0f}", refresh=False)
+                bar.set_postfix(
+                    d=f"{record['d_loss']:.3f}",
+                    g=f"{record['g_loss']:.3f}",
+                    img_s=f"{ips:.0f}",
+                    refresh=False,
+                )
         if final or (log_cfg.sample_every and step % log_cfg.sample_every == 0):
             images = generate(s.sampler, grid_z, grid_y)
             last_sample = save_grid(images, run.sample_path(step), nrow=grid_rows)
@@ -93,8 +100,9 @@ def train_loop(s: TrainState, run: Run, *, progress: bool = True) -> TrainResult
                 raise _non_finite(run, NonFiniteLoss(step, "a weight"))
             s.elapsed_seconds = elapsed_before + time.monotonic() - t0
             generator, training, state = snapshot(s)
-            checkpoint = write_checkpoint(run, step, generator=generator, training=training,
-                                          state=state)
+            checkpoint = write_checkpoint(
+                run, step, generator=generator, training=training, state=state
+            )
             prune_training_states(run, log_cfg.keep_training_states)
 
     with stop.installed():
@@ -105,8 +113,12 @@ def train_loop(s: TrainState, run: Run, *, progress: bool = True) -> TrainResult
                     idx = s.order.next().to(s.device, non_blocking=True)
                     real = to_float(s.images[idx])
                     if cfg.data.hflip or cfg.data.vflip:
-                        real = augment_flips(real, hflip=cfg.data.hflip, vflip=cfg.data.vflip,
-                                             generator=s.rngs["aug"])
+                        real = augment_flips(
+                            real,
+                            hflip=cfg.data.hflip,
+                            vflip=cfg.data.vflip,
+                            generator=s.rngs["aug"],
+                        )
                     y = s.labels[idx] if s.conditional else None
                     z = torch.randn(B, cfg.model.z_dim, device=s.device, generator=s.rngs["noise"])
                     last = k == t.n_critic - 1
@@ -133,14 +145,26 @@ def train_loop(s: TrainState, run: Run, *, progress: bool = True) -> TrainResult
                 if s.ema is not None:
                     s.ema.update()
                 s.step += 1
-                log.append(s.step, s.order.epoch_float, torch.stack([
-                    d_loss.detach().float(), g_loss.detach().float(), d_stats["d_real"].float(),
-                    d_stats["d_fake"].float(), d_stats["distance"].float()]))
+                log.append(
+                    s.step,
+                    s.order.epoch_float,
+                    torch.stack(
+                        [
+                            d_loss.detach().float(),
+                            g_loss.detach().float(),
+                            d_stats["d_real"].float(),
+                            d_stats["d_fake"].float(),
+                            d_stats["distance"].float(),
+                        ]
+                    ),
+                )
 
                 # --- Maintenance, once per interval.
                 if bar is not None:
                     bar.update(1)
-                if s.step < s.total_steps and (stop.signum is not None or time.monotonic() > deadline):
+                if s.step < s.total_steps and (
+                    stop.signum is not None or time.monotonic() > deadline
+                ):
                     stopped = "interrupted" if stop.signum is not None else "time budget"
                     break
                 maintenance(final=s.step == s.total_steps)
@@ -150,8 +174,16 @@ def train_loop(s: TrainState, run: Run, *, progress: bool = True) -> TrainResult
             if bar is not None:
                 bar.close()
             log.close()
-    result = TrainResult(run, s.step, s.total_steps, s.images_seen, time.monotonic() - t0,
-                         stopped, checkpoint, last_sample)
+    result = TrainResult(
+        run,
+        s.step,
+        s.total_steps,
+        s.images_seen,
+        time.monotonic() - t0,
+        stopped,
+        checkpoint,
+        last_sample,
+    )
     if stopped == "interrupted":
         raise Interrupted(result, stop.signum)
     return result
@@ -180,7 +212,9 @@ def _non_finite(run: Run, e: NonFiniteLoss) -> GankitError:
         fix = f"resume from it with gankit train --resume {run.path} (a lower --lr-d helps)"
     else:
         where, fix = "no checkpoint was saved before it", "start again with lower learning rates"
-    return GankitError(f"training stopped: {e.name} became non-finite at step {e.step}; {where} - {fix}")
+    return GankitError(
+        f"training stopped: {e.name} became non-finite at step {e.step}; {where} - {fix}"
+    )
 
 
 def _autocast(device: torch.device, bf16: bool):
@@ -195,8 +229,14 @@ def _progress_bar(s: TrainState, enabled: bool):
         return None
     from tqdm import tqdm
 
-    return tqdm(total=s.total_steps, initial=s.step, unit="step", dynamic_ncols=True,
-                mininterval=0.5, smoothing=0.05)
+    return tqdm(
+        total=s.total_steps,
+        initial=s.step,
+        unit="step",
+        dynamic_ncols=True,
+        mininterval=0.5,
+        smoothing=0.05,
+    )
 
 
 def _has_tb() -> bool:

@@ -19,8 +19,16 @@ from gankit.models import build_models
 # Options that may change when a run is resumed: schedule, logging and device.
 # Anything else would silently make it a different experiment.
 RESUMABLE = {
-    "steps", "epochs", "max_minutes", "device", "bf16",
-    "log_every", "sample_every", "checkpoint_every", "keep_training_states", "sample_count",
+    "steps",
+    "epochs",
+    "max_minutes",
+    "device",
+    "bf16",
+    "log_every",
+    "sample_every",
+    "checkpoint_every",
+    "keep_training_states",
+    "sample_count",
 }
 
 
@@ -35,9 +43,13 @@ def pick_device(name: str) -> torch.device:
     try:
         device = torch.device(name)
     except RuntimeError:
-        raise GankitError(f"unknown device {name!r} (valid: auto, cpu, cuda, cuda:N, mps)") from None
+        raise GankitError(
+            f"unknown device {name!r} (valid: auto, cpu, cuda, cuda:N, mps)"
+        ) from None
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise GankitError("--device cuda asked for, but this torch sees no CUDA GPU - use --device cpu")
+        raise GankitError(
+            "--device cuda asked for, but this torch sees no CUDA GPU - use --device cpu"
+        )
     if device.type == "mps" and not torch.backends.mps.is_available():
         raise GankitError("--device mps asked for, but MPS is not available - use --device cpu")
     return device
@@ -63,8 +75,9 @@ def prepare(cfg: Config) -> tuple[Config, ImageData]:
             f"{len(cfg.data.class_names)} before) - train a new run"
         )
     cfg = dataclasses.replace(cfg, data=resolved)
-    build_models(cfg.model, img_size=resolved.img_size, channels=resolved.channels,
-                 num_classes=len(names))
+    build_models(
+        cfg.model, img_size=resolved.img_size, channels=resolved.channels, num_classes=len(names)
+    )
     _check(cfg, len(data.images))
     return cfg, data
 
@@ -76,7 +89,9 @@ def _check(cfg: Config, n_images: int) -> None:
     if t.steps < 0 or t.epochs < 0 or (t.steps == 0 and t.epochs == 0):
         raise GankitError("set a positive --steps or --epochs")
     if t.batch_size > n_images:
-        raise GankitError(f"--batch-size {t.batch_size} is larger than the dataset ({n_images} images)")
+        raise GankitError(
+            f"--batch-size {t.batch_size} is larger than the dataset ({n_images} images)"
+        )
     for name in ("lr_g", "lr_d"):
         if getattr(t, name) <= 0:
             raise GankitError(f"--{name.replace('_', '-')} must be positive")

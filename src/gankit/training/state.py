@@ -72,13 +72,16 @@ def build_state(cfg: Config, data: ImageData, device: torch.device) -> TrainStat
     t = cfg.train
     torch.manual_seed(t.seed)  # weight initialisation
     num_classes = len(cfg.data.class_names)
-    G, D = build_models(cfg.model, img_size=cfg.data.img_size, channels=cfg.data.channels,
-                        num_classes=num_classes)
+    G, D = build_models(
+        cfg.model, img_size=cfg.data.img_size, channels=cfg.data.channels, num_classes=num_classes
+    )
     G, D = G.to(device), D.to(device)
     labels = data.labels.to(device) if data.labels is not None and num_classes else None
     loss = build_loss(cfg.loss)
-    rngs = {name: torch.Generator(device=device).manual_seed(t.seed * 1000 + i + 1)
-            for i, name in enumerate(("noise", "loss", "aug"))}
+    rngs = {
+        name: torch.Generator(device=device).manual_seed(t.seed * 1000 + i + 1)
+        for i, name in enumerate(("noise", "loss", "aug"))
+    }
     loss.generator = rngs["loss"]
     state = TrainState(
         cfg=cfg,
@@ -159,7 +162,9 @@ def restore(s: TrainState, ckpt) -> None:
         for name, g in s.rngs.items():
             g.set_state(tensors[f"rng.{name}"].cpu())
     except (KeyError, ValueError, RuntimeError) as e:
-        raise GankitError(f"{ckpt} is incomplete or foreign ({e}) - use another checkpoint") from None
+        raise GankitError(
+            f"{ckpt} is incomplete or foreign ({e}) - use another checkpoint"
+        ) from None
     s.order.load_state_dict(meta["order"])
     s.step = int(meta["step"])
     s.images_seen = int(meta["images_seen"])
