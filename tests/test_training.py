@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from conftest import tiny_config
+from conftest import realdata, tiny_config
 from gankit import training
 from gankit.checkpoint import GENERATOR_FILE, TRAINING_FILE, load_generator, read_tensors
 from gankit.errors import GankitError
@@ -137,3 +137,16 @@ def test_bad_combinations_fail_before_any_folder_is_made(tmp_path):
     with pytest.raises(GankitError, match="larger than the dataset"):
         training.train(tiny_config(train={"batch_size": 1000}), tmp_path / "run", progress=False)
     assert not (tmp_path / "run").exists()
+
+
+@realdata
+def test_the_fashion_preset_trains_on_the_real_files(tmp_path):
+    from gankit import config as config_io
+    from gankit.presets import get_preset
+
+    cfg = config_io.override(get_preset("fashion"), {"steps": 3, "batch_size": 16, "g_width": 8,
+                                                     "d_width": 8, "device": "cpu"})
+    run = training.train(cfg, tmp_path / "run", progress=False).run
+    cfg = run.config()
+    assert cfg.data.img_size == 28 and cfg.data.channels == 1
+    assert cfg.data.class_names[5] == "sandal" and len(cfg.data.class_names) == 10

@@ -56,30 +56,18 @@ def run_show(args: argparse.Namespace) -> int:
     if data.labels is None:
         picked, rows = data.images[: k * k], f"{k} rows"
     else:
-        # The first k images of every label, in label order: one row per label.
-        order = torch.argsort(data.labels, stable=True)
-        counts = torch.bincount(data.labels, minlength=len(data.class_names))
-        starts = torch.cumsum(counts, 0) - counts
-        take = [
-            order[s : s + min(k, int(c))] for s, c in zip(starts.tolist(), counts.tolist()) if c
-        ]
-        picked = (
-            data.images[torch.cat(take)]
-            if all(len(t) == k for t in take)
-            else _padded(data, take, k)
-        )
-        rows = ", ".join(data.class_names[int(data.labels[t[0]])] for t in take)
+        # The first k images of every label, one row per label; a short row is padded white.
+        blank = torch.full_like(data.images[0], 255)
+        cells, names = [], []
+        for label, name in enumerate(data.class_names):
+            idx = (data.labels == label).nonzero().flatten()[:k]
+            if len(idx):
+                cells += list(data.images[idx]) + [blank] * (k - len(idx))
+                names.append(name)
+        picked, rows = torch.stack(cells), ", ".join(names)
     save_grid(picked, args.out, nrow=k)
     print(f"wrote {args.out} ({len(picked)} images; rows: {rows})")
     return 0
-
-
-def _padded(data, take, k):
-    import torch
-
-    blank = torch.full_like(data.images[:1], 255)
-    cells = [torch.cat([data.images[t], blank.expand(k - len(t), -1, -1, -1)]) for t in take]
-    return torch.cat(cells)
 
 
 def run_info(args: argparse.Namespace) -> int:
