@@ -2,7 +2,13 @@ import torch
 
 from gankit.config import ModelConfig
 from gankit.models import build_models
-from gankit.sampling import generate, interpolation_inputs, label_grid_inputs, noise
+from gankit.sampling import (
+    generate,
+    interpolation_inputs,
+    label_grid_inputs,
+    noise,
+    sample_batches,
+)
 
 
 def test_noise_for_a_seed_does_not_depend_on_the_others():
@@ -33,3 +39,16 @@ def test_interpolation_ends_at_the_two_seeds():
     assert torch.allclose(walk[0], ends[0], atol=1e-5) and torch.allclose(
         walk[-1], ends[1], atol=1e-5
     )
+
+
+def test_sample_batches_streams_balanced_labels_by_seed():
+    torch.manual_seed(0)
+    G, _ = build_models(ModelConfig(arch="mlp", g_hidden=[16], z_dim=8, conditioning="concat",
+                                    embed_dim=4), img_size=8, channels=1, num_classes=3)
+    batches = list(sample_batches(G, 7, seed=10, batch_size=3))
+    assert [len(x) for x, _ in batches] == [3, 3, 1]
+    labels = torch.cat([y for _, y in batches])
+    assert labels.tolist() == [0, 1, 2, 0, 1, 2, 0]
+    images = torch.cat([x for x, _ in batches])
+    one = generate(G, noise([14], 8), torch.tensor([1]))
+    assert torch.equal(images[4], one[0])

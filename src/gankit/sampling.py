@@ -8,7 +8,7 @@ and G runs in eval mode so batch norm uses its running statistics.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import torch
 from torch import nn
@@ -72,3 +72,31 @@ def interpolation_inputs(seed_a: int, seed_b: int, steps: int, z_dim: int) -> to
     """``steps`` noise vectors on the great circle from seed_a's noise to seed_b's."""
     a, b = noise([seed_a, seed_b], z_dim)
     return slerp(a, b, torch.linspace(0, 1, steps))
+
+
+@torch.no_grad()
+def sample_batches(
+    G: nn.Module,
+    n: int,
+    *,
+    seed: int = 0,
+    batch_size: int = 256,
+    label: int | None = None,
+) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
+    """Streams ``n`` generated images as (uint8 [b, C, H, W] on the CPU, labels or None).
+
+    Image i uses seed ``seed + i``; a conditional G gets balanced labels
+    (i mod num_classes) unless ``label`` fixes one. Nothing is kept between
+    batches, so memory does not grow with ``n``.
+    """
+    num_classes = G.num_classes if G.conditional else 0
+    for start in range(0, n, batch_size):
+        idx = range(start, min(n, start + batch_size))
+        z = noise([seed + i for i in idx], G.z_dim)
+        if not num_classes:
+            y = None
+        elif label is not None:
+            y = torch.full((len(idx),), label)
+        else:
+            y = torch.tensor(idx) % num_classes
+        yield generate(G, z, y, batch_size=batch_size), y
