@@ -43,8 +43,12 @@ def test_interpolation_ends_at_the_two_seeds():
 
 def test_sample_batches_streams_balanced_labels_by_seed():
     torch.manual_seed(0)
-    G, _ = build_models(ModelConfig(arch="mlp", g_hidden=[16], z_dim=8, conditioning="concat",
-                                    embed_dim=4), img_size=8, channels=1, num_classes=3)
+    G, _ = build_models(
+        ModelConfig(arch="mlp", g_hidden=[16], z_dim=8, conditioning="concat", embed_dim=4),
+        img_size=8,
+        channels=1,
+        num_classes=3,
+    )
     batches = list(sample_batches(G, 7, seed=10, batch_size=3))
     assert [len(x) for x, _ in batches] == [3, 3, 1]
     labels = torch.cat([y for _, y in batches])

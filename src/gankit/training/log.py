@@ -22,10 +22,14 @@ class NonFiniteLoss(Exception):
 
 
 class MetricsLog:
-    def __init__(self, path: Path, names: list[str], tensorboard_dir: Path | None = None):
+    def __init__(
+        self, path: Path, names: list[str], block: int, tensorboard_dir: Path | None = None
+    ):
         self.path = path
         self.names = names
+        self.block = max(1, block)  # steps averaged into one point of `history`
         self._pending: list[tuple[int, float, torch.Tensor]] = []
+        # For plots: one point per block of steps, so memory does not grow with every step.
         self.history: dict[str, list[float]] = {"step": [], "epoch": [], **{n: [] for n in names}}
         self._tb = _tensorboard_writer(tensorboard_dir) if tensorboard_dir else None
 
@@ -33,17 +37,30 @@ class MetricsLog:
         """On resume: keeps the lines up to ``upto_step`` (later ones were never checkpointed)."""
         if not self.path.exists():
             return
-        kept = []
-        for line in self.path.read_text().splitlines():
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a line cut short by a crash
-            if rec.get("step", math.inf) <= upto_step:
-                kept.append(line)
-                for key, values in self.history.items():
-                    values.append(rec.get(key, math.nan))
-        self.path.write_text("".join(line + "\n" for line in kept))
+        tmp = self.path.with_name(f".{self.path.name}.tmp")
+        block: list[dict] = []
+        with self.path.open() as src, tmp.open("w") as dst:
+            for line in src:
+                try:
+                    rec = json.loads(line)
+                except json.JSONDecodeError:
+                    continue  # a line cut short by a crash
+                if rec.get("step", math.inf) <= upto_step:
+                    dst.write(line if line.endswith("\n") else line + "\n")
+                    block.append(rec)
+                    if len(block) == self.block:
+                        self._add_history(block)
+                        block = []
+        if block:
+            self._add_history(block)
+        tmp.replace(self.path)
+
+    def _add_history(self, records: list[dict]) -> None:
+        self.history["step"].append(records[-1]["step"])
+        self.history["epoch"].append(records[-1].get("epoch", math.nan))
+        for name in self.names:
+            values = [r.get(name, math.nan) for r in records]
+            self.history[name].append(sum(values) / len(values))
 
     def append(self, step: int, epoch: float, values: torch.Tensor) -> None:
         """Queues one step's scalars (a 1-D device tensor in ``names`` order); no sync."""
@@ -54,7 +71,7 @@ class MetricsLog:
         if not self._pending:
             return None
         rows = torch.stack([v for _, _, v in self._pending]).float().cpu().tolist()
-        lines = []
+        lines, records = [], []
         record: dict[str, float] = {}
         for (step, epoch, _), row in zip(self._pending, rows):
             for name, value in zip(self.names, row):
@@ -63,8 +80,8 @@ class MetricsLog:
                     raise NonFiniteLoss(step, name)
             record = {"step": step, "epoch": round(epoch, 5), **dict(zip(self.names, row))}
             lines.append(json.dumps(record))
-            for key, values in self.history.items():
-                values.append(record[key])
+            records.append(record)
+        self._add_history(records)
         if extra:
             record.update(extra)
             lines[-1] = json.dumps(record)

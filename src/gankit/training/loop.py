@@ -60,7 +60,8 @@ def train_loop(s: TrainState, run: Run, *, progress: bool = True) -> TrainResult
         if cfg.loss.loss.startswith("wgan")
         else ("critic gap" if cfg.loss.loss == "hinge" else "Jensen-Shannon estimate")
     )
-    log = MetricsLog(run.metrics_path, LOGGED, run.path / "tensorboard" if _has_tb() else None)
+    tb_dir = run.path / "tensorboard" if _has_tb() else None
+    log = MetricsLog(run.metrics_path, LOGGED, block=log_cfg.log_every, tensorboard_dir=tb_dir)
     log.load_history(upto_step=s.step)
     grid_z, grid_y, grid_rows = _fixed_grid(s)
     autocast = _autocast(s.device, t.bf16)
