@@ -11,6 +11,7 @@ LAYERS = {
     "registry": 0,
     "config": 0,
     "presets": 0,
+    "rng": 0,
     "data": 1,
     "models": 1,
     "losses": 1,
@@ -56,3 +57,8 @@ def test_imports_only_go_down_the_layers():
             if LAYERS[target] > LAYERS[top] or LAYERS[target] == LAYERS[top] == 1:
                 bad.append(f"{path.relative_to(ROOT)} imports gankit.{target}")
     assert not bad, bad
+
+
+def test_every_module_has_a_layer():
+    tops = {_top(p) for p in ROOT.rglob("*.py")} - {"__init__", "__main__"}
+    assert tops <= LAYERS.keys(), sorted(tops - LAYERS.keys())

@@ -144,8 +144,10 @@ def test_the_fashion_preset_trains_on_the_real_files(tmp_path):
     from gankit import config as config_io
     from gankit.presets import get_preset
 
-    cfg = config_io.override(get_preset("fashion"), {"steps": 3, "batch_size": 16, "g_width": 8,
-                                                     "d_width": 8, "device": "cpu"})
+    cfg = config_io.override(
+        get_preset("fashion"),
+        {"steps": 3, "batch_size": 16, "g_width": 8, "d_width": 8, "device": "cpu"},
+    )
     run = training.train(cfg, tmp_path / "run", progress=False).run
     cfg = run.config()
     assert cfg.data.img_size == 28 and cfg.data.channels == 1

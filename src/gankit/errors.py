@@ -11,3 +11,4 @@ class GankitError(Exception):
     """A user-facing error: one line saying what is wrong and how to fix it."""
 
     exit_code = 2
+    every_rank = False  # under torchrun: shown by every process, not only rank 0

@@ -25,6 +25,7 @@ from torch import Tensor, nn
 from gankit.config import LossConfig
 from gankit.errors import GankitError
 from gankit.registry import Registry, unknown_name_message
+from gankit.rng import Shard, rand_shard
 
 Stats = dict[str, Tensor]
 
@@ -46,6 +47,7 @@ class Loss:
     name: str = ""
     # Random source for losses that draw (WGAN-GP's alpha); None = torch's global RNG.
     generator: torch.Generator | None = None
+    shard: Shard = (0, 1)  # (rank, world size) in data-parallel training
 
     @classmethod
     def from_config(cls, cfg: LossConfig) -> Loss:
@@ -190,7 +192,8 @@ class WGANGP(Loss):
     def penalty(self, D, real: Tensor, fake: Tensor, labels: Tensor | None) -> Tensor:
         """E (||grad_x D(x_hat)||_2 - 1)^2, differentiable w.r.t. D's parameters."""
         shape = (real.shape[0],) + (1,) * (real.ndim - 1)
-        alpha = torch.rand(shape, device=real.device, dtype=real.dtype, generator=self.generator)
+        # Drawn for the global batch and sliced, so data-parallel ranks match one process.
+        alpha = rand_shard(shape, self.generator, real.device, self.shard, dtype=real.dtype)
         # alpha real + (1 - alpha) fake, a fresh leaf to differentiate D's output against
         x_hat = torch.lerp(fake.detach(), real.detach(), alpha).requires_grad_(True)
         out = _logits(D, x_hat, labels)

@@ -8,13 +8,14 @@ stderr and a non-zero exit status.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from gankit.errors import GankitError
 
-from . import dataset, generate, presets, train
+from . import dataset, fid, generate, presets, train
 
-COMMANDS = (train, generate, presets, dataset)
+COMMANDS = (train, generate, presets, dataset, fid)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,7 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except GankitError as e:
-        print(f"gankit: error: {e}", file=sys.stderr)
+        # Under torchrun every rank meets the same configuration error: rank 0 says it once.
+        if os.environ.get("RANK", "0") == "0" or e.every_rank:
+            print(f"gankit: error: {e}", file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:
         print("gankit: interrupted", file=sys.stderr)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import time
 from pathlib import Path
@@ -47,12 +48,13 @@ def run(args: argparse.Namespace) -> int:
         print(config_io.dump_yaml(cfg), end="")
         return 0
     out = args.out or Path("runs") / f"{cfg.preset or 'run'}-{time.strftime('%Y%m%d-%H%M%S')}"
-    print(f"training {cfg.preset or 'custom config'} -> {out}", flush=True)
+    say(f"training {cfg.preset or 'custom config'} -> {out}")
     try:
         result = training.train(cfg, out, progress=not args.quiet)
     except training.Interrupted as e:
         return _interrupted(e)
-    _report(result)
+    if is_main_process():
+        _report(result)
     return 0
 
 
@@ -71,11 +73,13 @@ def _resume(args, overrides, training) -> int:
     if args.dry_run:
         print(config_io.dump_yaml(cfg), end="")
         return 0
-    print(f"resuming {run_.path}", flush=True)
+    say(f"resuming {run_.path}")
     try:
         result = training.resume(run_, cfg, progress=not args.quiet)
     except training.Interrupted as e:
         return _interrupted(e)
+    if not is_main_process():
+        return 0
     if result.checkpoint is None:
         print(
             f"{run_.path} already finished at step {result.step} - pass a larger --epochs or "
@@ -99,8 +103,19 @@ def _report(result) -> None:
         print(f"  continue:   gankit train --resume {r.run.path}")
 
 
+def is_main_process() -> bool:
+    """Rank 0 under torchrun (from its environment, before torch is imported), else True."""
+    return os.environ.get("RANK", "0") == "0"
+
+
+def say(text: str) -> None:
+    """Prints once per job: on rank 0 only under torchrun."""
+    if is_main_process():
+        print(text, flush=True)
+
+
 def _interrupted(e) -> int:
     r = e.result
-    print(f"\ninterrupted at step {r.step}; checkpoint saved to {r.checkpoint}")
-    print(f"continue with: gankit train --resume {r.run.path}")
+    say(f"\ninterrupted at step {r.step}; checkpoint saved to {r.checkpoint}")
+    say(f"continue with: gankit train --resume {r.run.path}")
     return 128 + int(e.signum if e.signum else signal.SIGINT)

@@ -1,18 +1,18 @@
 """Training: set-up, the loop, and the state that checkpoints hold.
 
-``train`` is the one entry point: it completes and saves the config, makes
-(or reopens) the run folder, restores a checkpoint when resuming, and runs the
-loop.
+``train`` starts a run and ``resume`` continues one; both complete and save the
+config, restore what needs restoring, and run the loop - in one process, or in
+each of the processes ``torchrun`` starts (only rank 0 writes).
 """
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 from gankit import config as config_io
 from gankit.config import Config
 from gankit.run import Run, create_run
+from gankit.training import distributed
 from gankit.training.loop import Interrupted, TrainResult, train_loop
 from gankit.training.setup import RESUMABLE, pick_device, prepare
 from gankit.training.state import build_state, restore, total_steps
@@ -22,20 +22,49 @@ __all__ = ["RESUMABLE", "Interrupted", "TrainResult", "pick_device", "resume", "
 
 def train(cfg: Config, out: str | Path, *, progress: bool = True) -> TrainResult:
     """Starts a new run in ``out`` and trains it."""
-    cfg, data = prepare(cfg)
-    device = pick_device(cfg.train.device)
-    state = build_state(cfg, data, device)
-    run = create_run(out, cfg)
-    return train_loop(state, run, progress=progress)
+    d = distributed.init(cfg.train.device)
+    try:
+        cfg, data = prepare(cfg)
+        device = distributed.device_for(d, pick_device(cfg.train.device))
+        state = build_state(cfg, data, device, d)
+        out = Path(distributed.broadcast(d, str(out)))
+        run = create_run(out, cfg) if d.main else Run(out)
+        distributed.barrier(d)
+        return _loop(state, run, progress)
+    finally:
+        distributed.shutdown(d)
 
 
 def resume(run: Run, overrides: Config | None = None, *, progress: bool = True) -> TrainResult:
-    """Continues ``run`` from its latest checkpoint (``overrides``: the config with new schedule)."""
+    """Continues ``run`` from its latest checkpoint (``overrides``: the config with new schedule).
+
+    Works with any number of processes, whatever number the run started with.
+    """
     cfg = overrides or run.config()
-    cfg, data = prepare(cfg)
-    device = pick_device(cfg.train.device)
-    state = build_state(cfg, data, device)
-    restore(state, run.resolve_checkpoint("latest"))
-    state.total_steps = total_steps(cfg.train, len(data.images))
-    config_io.save(dataclasses.replace(cfg), run.config_path)
-    return train_loop(state, run, progress=progress)
+    d = distributed.init(cfg.train.device)
+    try:
+        cfg, data = prepare(cfg)
+        device = distributed.device_for(d, pick_device(cfg.train.device))
+        state = build_state(cfg, data, device, d)
+        restore(state, run.resolve_checkpoint("latest"))
+        state.total_steps = total_steps(cfg.train, len(data.images))
+        distributed.barrier(d)  # every rank has read the checkpoint before rank 0 writes
+        if d.main:
+            config_io.save(cfg, run.config_path)
+        return _loop(state, run, progress)
+    finally:
+        distributed.shutdown(d)
+
+
+def _loop(state, run: Run, progress: bool) -> TrainResult:
+    try:
+        return train_loop(state, run, progress=progress)
+    except RuntimeError as e:  # a collective failed: another rank died or timed out
+        if state.dist.enabled and _is_collective_error(e):
+            raise distributed.lost_contact(state.dist, e) from None
+        raise
+
+
+def _is_collective_error(e: RuntimeError) -> bool:
+    text = f"{type(e).__name__} {e}".lower()
+    return any(w in text for w in ("gloo", "nccl", "connection", "timed out", "distbackend"))

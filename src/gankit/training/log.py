@@ -23,7 +23,7 @@ class NonFiniteLoss(Exception):
 
 class MetricsLog:
     def __init__(
-        self, path: Path, names: list[str], block: int, tensorboard_dir: Path | None = None
+        self, path: Path | None, names: list[str], block: int, tensorboard_dir: Path | None = None
     ):
         self.path = path
         self.names = names
@@ -35,7 +35,7 @@ class MetricsLog:
 
     def load_history(self, upto_step: int) -> None:
         """On resume: keeps the lines up to ``upto_step`` (later ones were never checkpointed)."""
-        if not self.path.exists():
+        if self.path is None or not self.path.exists():
             return
         tmp = self.path.with_name(f".{self.path.name}.tmp")
         block: list[dict] = []
@@ -66,11 +66,16 @@ class MetricsLog:
         """Queues one step's scalars (a 1-D device tensor in ``names`` order); no sync."""
         self._pending.append((step, epoch, values.detach()))
 
-    def flush(self, extra: dict[str, float] | None = None) -> dict[str, float] | None:
-        """Writes queued steps; returns the last record. Raises NonFiniteLoss on NaN/inf."""
+    def flush(self, extra: dict[str, float] | None = None, reduce=None) -> dict[str, float] | None:
+        """Writes queued steps; returns the last record. Raises NonFiniteLoss on NaN/inf.
+
+        ``reduce`` maps the stacked [steps, names] tensor before it is read (data-parallel
+        ranks average theirs, so the log shows the global batch's values).
+        """
         if not self._pending:
             return None
-        rows = torch.stack([v for _, _, v in self._pending]).float().cpu().tolist()
+        stacked = torch.stack([v for _, _, v in self._pending]).float()
+        rows = (reduce(stacked) if reduce else stacked).cpu().tolist()
         lines, records = [], []
         record: dict[str, float] = {}
         for (step, epoch, _), row in zip(self._pending, rows):
@@ -85,8 +90,9 @@ class MetricsLog:
         if extra:
             record.update(extra)
             lines[-1] = json.dumps(record)
-        with self.path.open("a") as f:
-            f.write("\n".join(lines) + "\n")
+        if self.path is not None:  # None: a rank that checks but does not write
+            with self.path.open("a") as f:
+                f.write("\n".join(lines) + "\n")
         if self._tb is not None:
             for name in self.names:
                 self._tb.add_scalar(name, record[name], record["step"])

@@ -24,8 +24,10 @@ from gankit.checkpoint import prune_training_states, write_checkpoint
 from gankit.data import augment_flips
 from gankit.errors import GankitError
 from gankit.images import save_grid, to_float
+from gankit.rng import rand_shard
 from gankit.run import Run
 from gankit.sampling import generate, label_grid_inputs, noise
+from gankit.training import distributed
 from gankit.training.log import MetricsLog, NonFiniteLoss
 from gankit.training.plot import plot_losses
 from gankit.training.state import TrainState, snapshot
@@ -60,18 +62,22 @@ def train_loop(s: TrainState, run: Run, *, progress: bool = True) -> TrainResult
         if cfg.loss.loss.startswith("wgan")
         else ("critic gap" if cfg.loss.loss == "hinge" else "Jensen-Shannon estimate")
     )
-    tb_dir = run.path / "tensorboard" if _has_tb() else None
-    log = MetricsLog(run.metrics_path, LOGGED, block=log_cfg.log_every, tensorboard_dir=tb_dir)
+    d = s.dist
+    tb_dir = run.path / "tensorboard" if _has_tb() and d.main else None
+    # Every rank checks its losses; only rank 0 writes them.
+    log_path = run.metrics_path if d.main else None
+    log = MetricsLog(log_path, LOGGED, block=log_cfg.log_every, tensorboard_dir=tb_dir)
     log.load_history(upto_step=s.step)
     grid_z, grid_y, grid_rows = _fixed_grid(s)
     autocast = _autocast(s.device, t.bf16)
     stop = _StopFlag()
     start_images, elapsed_before, t0 = s.images_seen, s.elapsed_seconds, time.monotonic()
     deadline = t0 + t.max_minutes * 60 if t.max_minutes > 0 else float("inf")
-    bar = _progress_bar(s, enabled=progress)
+    bar = _progress_bar(s, enabled=progress and d.main)
     checkpoint = last_sample = None
     stopped = "finished"
-    B = t.batch_size
+    B = t.batch_size // d.world  # this rank's share of the global batch
+    reduce = (lambda x: distributed.mean(d, x)) if d.enabled else None
 
     def maintenance(final: bool) -> None:
         nonlocal checkpoint, last_sample
@@ -81,10 +87,13 @@ def train_loop(s: TrainState, run: Run, *, progress: bool = True) -> TrainResult
         if ckpt_due or step % log_cfg.log_every == 0:
             elapsed = time.monotonic() - t0
             ips = (s.images_seen - start_images) / max(elapsed, 1e-9)
+            record, bad = None, None
             try:
-                record = log.flush({"img_per_s": round(ips, 1)})
+                record = log.flush({"img_per_s": round(ips, 1)}, reduce=reduce)
             except NonFiniteLoss as e:
-                raise _non_finite(run, e) from None
+                bad = e
+            if distributed.any_rank(d, bad is not None, s.device):
+                raise _non_finite(run, bad or NonFiniteLoss(step, "a loss on another rank"))
             if record and bar is not None:
                 bar.set_postfix(
                     d=f"{record['d_loss']:.3f}",
@@ -92,6 +101,10 @@ def train_loop(s: TrainState, run: Run, *, progress: bool = True) -> TrainResult
                     img_s=f"{ips:.0f}",
                     refresh=False,
                 )
+        if not d.main:
+            if ckpt_due and not _all_finite(s):
+                raise _non_finite(run, NonFiniteLoss(step, "a weight"))
+            return
         if final or (log_cfg.sample_every and step % log_cfg.sample_every == 0):
             images = generate(s.sampler, grid_z, grid_y)
             last_sample = save_grid(images, run.sample_path(step), nrow=grid_rows)
@@ -119,21 +132,26 @@ def train_loop(s: TrainState, run: Run, *, progress: bool = True) -> TrainResult
                             hflip=cfg.data.hflip,
                             vflip=cfg.data.vflip,
                             generator=s.rngs["aug"],
+                            shard=d.shard,
                         )
                     y = s.labels[idx] if s.conditional else None
-                    z = torch.randn(B, cfg.model.z_dim, device=s.device, generator=s.rngs["noise"])
+                    # Noise for the global batch, sliced: N ranks draw what one process would.
+                    z = rand_shard(
+                        (B, cfg.model.z_dim), s.rngs["noise"], s.device, d.shard, normal=True
+                    )
                     last = k == t.n_critic - 1
                     with autocast(), torch.set_grad_enabled(last):
-                        fake = s.G(z, y)
+                        fake = s.G_train(z, y)
                     with autocast():
-                        d_loss, d_stats = s.loss.d_loss(s.D, real, fake.detach(), y)
+                        d_loss, d_stats = s.loss.d_loss(s.D_train, real, fake.detach(), y)
                     s.opt_d.zero_grad(set_to_none=True)
                     d_loss.backward()
                     s.opt_d.step()
                     s.loss.constrain(s.D)
-                    s.images_seen += B
+                    s.images_seen += t.batch_size
 
-                # --- Update G through the freshly updated D (D's weights need no grads here).
+                # --- Update G through the freshly updated D (D's weights need no grads here,
+                # so the plain module is called: there is nothing for DDP to average).
                 s.D.requires_grad_(False)
                 with autocast():
                     g_loss, _ = s.loss.g_loss(s.D, fake, y)
@@ -163,9 +181,7 @@ def train_loop(s: TrainState, run: Run, *, progress: bool = True) -> TrainResult
                 # --- Maintenance, once per interval.
                 if bar is not None:
                     bar.update(1)
-                if s.step < s.total_steps and (
-                    stop.signum is not None or time.monotonic() > deadline
-                ):
+                if s.step < s.total_steps and _should_stop(s, stop, deadline):
                     stopped = "interrupted" if stop.signum is not None else "time budget"
                     break
                 maintenance(final=s.step == s.total_steps)
@@ -188,6 +204,16 @@ def train_loop(s: TrainState, run: Run, *, progress: bool = True) -> TrainResult
     if stopped == "interrupted":
         raise Interrupted(result, stop.signum)
     return result
+
+
+def _should_stop(s: TrainState, stop: _StopFlag, deadline: float) -> bool:
+    """Signal or time budget; distributed ranks decide together once per log interval."""
+    want = stop.signum is not None or time.monotonic() > deadline
+    if not s.dist.enabled:
+        return want
+    if s.step % s.cfg.log.log_every:
+        return False
+    return distributed.any_rank(s.dist, want, s.device)
 
 
 def _fixed_grid(s: TrainState):

