@@ -67,7 +67,7 @@ def test_unknown_checkpoint_step_lists_the_existing_ones(run):
     _write(run, 3)
     with pytest.raises(GankitError, match="no checkpoint at step 4 \\(has: 3\\)"):
         run.resolve_checkpoint(4)
-    with pytest.raises(GankitError, match="'latest' or a step number"):
+    with pytest.raises(GankitError, match="'best' or a step number"):
         run.resolve_checkpoint("newest")
 
 

@@ -138,11 +138,29 @@ def test_resume_with_more_steps(trained, capsys):
         (["train", "--preset", "fashion", "--config", "x.yaml"], "not both"),
         (["train", "--preset", "flowers-dcgan"], "pass --dataset PATH"),
         (["generate", "/nonexistent/run"], "does not exist"),
+        (
+            [
+                "train",
+                "--preset",
+                "shapes-dcgan",
+                "--shapes-count",
+                "96",
+                "--img-size",
+                "32",
+                "--no-use-labels",
+                "--eval-every",
+                "2",
+                "--out",
+                "r",
+            ],
+            "--eval-every uses the dataset's classifier, so it needs a labelled dataset",
+        ),
     ],
 )
 def test_bad_input_is_one_line(capsys, argv, message, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert message in _error(capsys, argv)
+    assert not (tmp_path / "r").exists()  # nothing half made
 
 
 def test_bad_generate_requests(trained, capsys):

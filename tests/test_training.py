@@ -152,3 +152,19 @@ def test_the_fashion_preset_trains_on_the_real_files(tmp_path):
     cfg = run.config()
     assert cfg.data.img_size == 28 and cfg.data.channels == 1
     assert cfg.data.class_names[5] == "sandal" and len(cfg.data.class_names) == 10
+
+
+def test_eval_every_logs_scores_and_keeps_the_best(tmp_path):
+    scores = iter([5.0, 3.0, 4.0])
+
+    def make_evaluate(cfg, device):
+        assert cfg.data.class_names  # the completed config
+        return lambda G: {"classifier_fid": next(scores), "class_entropy": 0.9}
+
+    cfg = tiny_config(log={"eval_every": 2, "checkpoint_every": 0})
+    run = training.train(cfg, tmp_path / "run", progress=False, make_evaluate=make_evaluate).run
+    rows = {r["step"]: r for r in _metrics(run)}
+    assert [rows[s]["classifier_fid"] for s in (2, 4, 6)] == [5.0, 3.0, 4.0]
+    assert "classifier_fid" not in rows[3]
+    assert run.checkpoint_steps() == [2, 4, 6]  # improvements are kept, and the final one
+    assert run.resolve_checkpoint("best") == run.checkpoint_dir(4)

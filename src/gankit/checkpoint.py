@@ -27,6 +27,7 @@ VERSION = 1
 GENERATOR_FILE = "generator.safetensors"
 TRAINING_FILE = "training.safetensors"
 STATE_FILE = "state.json"
+BEST_FILE = "best.json"  # in checkpoints/: which step is the best so far, and its scores
 
 
 def write_checkpoint(
@@ -154,6 +155,23 @@ def unflatten_optimizer(
     for index, values in meta.get("scalars", {}).items():
         state.setdefault(int(index), {}).update(values)
     return {"state": state, "param_groups": meta["param_groups"]}
+
+
+def mark_best(run: Run, step: int, scores: dict[str, float]) -> None:
+    """Records checkpoint ``step`` as the run's ``best`` (``checkpoints/best.json``)."""
+    path = run.checkpoints_dir / BEST_FILE
+    tmp = path.with_name(f".{BEST_FILE}.tmp")
+    tmp.write_text(json.dumps({"step": step, **scores}, indent=1))
+    tmp.replace(path)
+
+
+def best_score(run: Run) -> float | None:
+    """The score the current ``best`` checkpoint was chosen by (its first metric), if any."""
+    path = run.checkpoints_dir / BEST_FILE
+    if not path.is_file():
+        return None
+    values = [v for k, v in json.loads(path.read_text()).items() if k != "step"]
+    return float(values[0]) if values else None
 
 
 def _first_line(e: BaseException) -> str:

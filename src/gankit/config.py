@@ -91,6 +91,10 @@ class LogConfig:
     checkpoint_every: int = 2000  # steps between checkpoints (0 = only at the end)
     keep_training_states: int = 2  # full training states kept (G snapshots are all kept); 0 = all
     sample_count: int = 64  # images in an unconditional sample grid (conditional: 10 per label)
+    eval_every: int = (
+        0  # steps between in-training metrics (classifier FID, class entropy); 0 = off
+    )
+    eval_samples: int = 1000  # generated (and real test) images per in-training evaluation
 
 
 @dataclass

@@ -15,6 +15,7 @@ Everything later (generate, evaluate, serve) needs only the run's path.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,11 +84,18 @@ class Run:
             )
         if str(which) == "latest":
             return self.checkpoint_dir(steps[-1])
+        if str(which) == "best":
+            best = self.checkpoints_dir / "best.json"
+            if not best.is_file():
+                raise GankitError(
+                    f"run {self.path} has no best checkpoint - train with --eval-every N"
+                )
+            which = json.loads(best.read_text())["step"]
         try:
             step = int(which)
         except ValueError:
             raise GankitError(
-                f"--checkpoint must be 'latest' or a step number, got {which!r}"
+                f"--checkpoint must be 'latest', 'best' or a step number, got {which!r}"
             ) from None
         if step not in steps:
             shown = ", ".join(map(str, steps[-8:]))

@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     out = args.out or Path("runs") / f"{cfg.preset or 'run'}-{time.strftime('%Y%m%d-%H%M%S')}"
     say(f"training {cfg.preset or 'custom config'} -> {out}")
     try:
-        result = training.train(cfg, out, progress=not args.quiet)
+        result = training.train(cfg, out, progress=not args.quiet, make_evaluate=_monitor)
     except training.Interrupted as e:
         return _interrupted(e)
     if is_main_process():
@@ -75,7 +75,7 @@ def _resume(args, overrides, training) -> int:
         return 0
     say(f"resuming {run_.path}")
     try:
-        result = training.resume(run_, cfg, progress=not args.quiet)
+        result = training.resume(run_, cfg, progress=not args.quiet, make_evaluate=_monitor)
     except training.Interrupted as e:
         return _interrupted(e)
     if not is_main_process():
@@ -101,6 +101,13 @@ def _report(result) -> None:
     print(f"  checkpoint: {r.checkpoint}")
     if r.stopped != "finished":
         print(f"  continue:   gankit train --resume {r.run.path}")
+
+
+def _monitor(cfg, device):
+    """--eval-every: classifier FID and class entropy during training."""
+    from gankit.metrics.monitor import training_monitor
+
+    return training_monitor(cfg, device, say=say)
 
 
 def is_main_process() -> bool:

@@ -7,35 +7,57 @@ each of the processes ``torchrun`` starts (only rank 0 writes).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+
+import torch
 
 from gankit import config as config_io
 from gankit.config import Config
 from gankit.run import Run, create_run
 from gankit.training import distributed
-from gankit.training.loop import Interrupted, TrainResult, train_loop
+from gankit.training.loop import Evaluate, Interrupted, TrainResult, train_loop
 from gankit.training.setup import RESUMABLE, pick_device, prepare
 from gankit.training.state import build_state, restore, total_steps
+
+MakeEvaluate = Callable[[Config, torch.device], Evaluate]
 
 __all__ = ["RESUMABLE", "Interrupted", "TrainResult", "pick_device", "resume", "train"]
 
 
-def train(cfg: Config, out: str | Path, *, progress: bool = True) -> TrainResult:
-    """Starts a new run in ``out`` and trains it."""
+def train(
+    cfg: Config,
+    out: str | Path,
+    *,
+    progress: bool = True,
+    make_evaluate: MakeEvaluate | None = None,
+) -> TrainResult:
+    """Starts a new run in ``out`` and trains it.
+
+    ``make_evaluate(completed config, device)`` builds the in-training evaluation (see
+    ``train_loop``); it is called on rank 0 only, and only when ``log.eval_every`` is set.
+    """
     d = distributed.init(cfg.train.device)
     try:
         cfg, data = prepare(cfg)
         device = distributed.device_for(d, pick_device(cfg.train.device))
         state = build_state(cfg, data, device, d)
+        evaluate = _evaluator(make_evaluate, state)  # before the folder: it may refuse
         out = Path(distributed.broadcast(d, str(out)))
         run = create_run(out, cfg) if d.main else Run(out)
         distributed.barrier(d)
-        return _loop(state, run, progress)
+        return _loop(state, run, progress, evaluate)
     finally:
         distributed.shutdown(d)
 
 
-def resume(run: Run, overrides: Config | None = None, *, progress: bool = True) -> TrainResult:
+def resume(
+    run: Run,
+    overrides: Config | None = None,
+    *,
+    progress: bool = True,
+    make_evaluate: MakeEvaluate | None = None,
+) -> TrainResult:
     """Continues ``run`` from its latest checkpoint (``overrides``: the config with new schedule).
 
     Works with any number of processes, whatever number the run started with.
@@ -51,14 +73,20 @@ def resume(run: Run, overrides: Config | None = None, *, progress: bool = True) 
         distributed.barrier(d)  # every rank has read the checkpoint before rank 0 writes
         if d.main:
             config_io.save(cfg, run.config_path)
-        return _loop(state, run, progress)
+        return _loop(state, run, progress, _evaluator(make_evaluate, state))
     finally:
         distributed.shutdown(d)
 
 
-def _loop(state, run: Run, progress: bool) -> TrainResult:
+def _evaluator(make_evaluate: MakeEvaluate | None, state) -> Evaluate | None:
+    if make_evaluate is None or not state.cfg.log.eval_every or not state.dist.main:
+        return None
+    return make_evaluate(state.cfg, state.device)
+
+
+def _loop(state, run: Run, progress: bool, evaluate: Evaluate | None) -> TrainResult:
     try:
-        return train_loop(state, run, progress=progress)
+        return train_loop(state, run, progress=progress, evaluate=evaluate)
     except RuntimeError as e:  # a collective failed: another rank died or timed out
         if state.dist.enabled and _is_collective_error(e):
             raise distributed.lost_contact(state.dist, e) from None

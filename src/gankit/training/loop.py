@@ -15,12 +15,14 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from torch import nn
 
-from gankit.checkpoint import prune_training_states, write_checkpoint
+from gankit.checkpoint import best_score, mark_best, prune_training_states, write_checkpoint
 from gankit.data import augment_flips
 from gankit.errors import GankitError
 from gankit.images import save_grid, to_float
@@ -33,6 +35,7 @@ from gankit.training.plot import plot_losses
 from gankit.training.state import TrainState, snapshot
 
 LOGGED = ["d_loss", "g_loss", "d_real", "d_fake", "distance"]
+Evaluate = Callable[[nn.Module], dict[str, float]]
 
 
 @dataclass
@@ -55,7 +58,16 @@ class Interrupted(Exception):
         self.result, self.signum = result, signum
 
 
-def train_loop(s: TrainState, run: Run, *, progress: bool = True) -> TrainResult:
+def train_loop(
+    s: TrainState, run: Run, *, progress: bool = True, evaluate: Evaluate | None = None
+) -> TrainResult:
+    """Trains ``s`` to ``s.total_steps`` in ``run``.
+
+    Args:
+        evaluate: optional G -> {metric: value}, called every ``log.eval_every`` steps on
+            rank 0 (cheap in-training metrics); its first metric picks the ``best``
+            checkpoint (lower is better).
+    """
     cfg, t, log_cfg = s.cfg, s.cfg.train, s.cfg.log
     distance_name = (
         "Wasserstein estimate"
@@ -75,6 +87,7 @@ def train_loop(s: TrainState, run: Run, *, progress: bool = True) -> TrainResult
     deadline = t0 + t.max_minutes * 60 if t.max_minutes > 0 else float("inf")
     bar = _progress_bar(s, enabled=progress and d.main)
     checkpoint = last_sample = None
+    best = [best_score(run)]  # the best in-training score so far (lower is better)
     stopped = "finished"
     B = t.batch_size // d.world  # this rank's share of the global batch
     reduce = (lambda x: distributed.mean(d, x)) if d.enabled else None
@@ -83,13 +96,21 @@ def train_loop(s: TrainState, run: Run, *, progress: bool = True) -> TrainResult
         nonlocal checkpoint, last_sample
         step = s.step
         ckpt_due = final or (log_cfg.checkpoint_every and step % log_cfg.checkpoint_every == 0)
+        eval_due = evaluate is not None and log_cfg.eval_every and step % log_cfg.eval_every == 0
+        scores = evaluate(s.sampler) if eval_due and d.main else {}
+        if scores and (best[0] is None or next(iter(scores.values())) < best[0]):
+            best[0], best_now = next(iter(scores.values())), True
+            ckpt_due = True  # the best so far is kept as a checkpoint
+        else:
+            best_now = False
         # Flushing checks the losses are finite: always before a checkpoint is written.
-        if ckpt_due or step % log_cfg.log_every == 0:
+        # (eval_due, not scores: every rank must take part in the same flushes)
+        if ckpt_due or step % log_cfg.log_every == 0 or eval_due:
             elapsed = time.monotonic() - t0
             ips = (s.images_seen - start_images) / max(elapsed, 1e-9)
             record, bad = None, None
             try:
-                record = log.flush({"img_per_s": round(ips, 1)}, reduce=reduce)
+                record = log.flush({"img_per_s": round(ips, 1), **scores}, reduce=reduce)
             except NonFiniteLoss as e:
                 bad = e
             if distributed.any_rank(d, bad is not None, s.device):
@@ -118,6 +139,8 @@ def train_loop(s: TrainState, run: Run, *, progress: bool = True) -> TrainResult
                 run, step, generator=generator, training=training, state=state
             )
             prune_training_states(run, log_cfg.keep_training_states)
+            if best_now:
+                mark_best(run, step, scores)
 
     with stop.installed():
         try:

@@ -29,6 +29,8 @@ RESUMABLE = {
     "checkpoint_every",
     "keep_training_states",
     "sample_count",
+    "eval_every",
+    "eval_samples",
 }
 
 
@@ -95,7 +97,7 @@ def _check(cfg: Config, n_images: int) -> None:
     for name in ("lr_g", "lr_d"):
         if getattr(t, name) <= 0:
             raise GankitError(f"--{name.replace('_', '-')} must be positive")
-    for name in ("log_every", "sample_every", "checkpoint_every"):
+    for name in ("log_every", "sample_every", "checkpoint_every", "eval_every"):
         if getattr(cfg.log, name) < 0:
             raise GankitError(f"--{name.replace('_', '-')} must be 0 or more")
     if cfg.log.log_every == 0:
