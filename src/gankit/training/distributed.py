@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import warnings
 from dataclasses import dataclass
 
 import torch
@@ -81,7 +82,14 @@ def wrap(module: nn.Module, d: Dist, device: torch.device) -> nn.Module:
         # (SyncBatchNorm has no CPU kernel: on CPU each rank normalises its own shard.)
         module = nn.SyncBatchNorm.convert_sync_batchnorm(module)
     ids = [device.index] if device.type == "cuda" else None
-    return nn.parallel.DistributedDataParallel(module, device_ids=ids, broadcast_buffers=False)
+    # A small head's gradient may come out in another memory layout than DDP's bucket:
+    # harmless (DDP copies it), so its per-step warning is silenced.
+    warnings.filterwarnings("ignore", message="Grad strides do not match bucket view strides")
+    with warnings.catch_warnings():
+        # Ranks start from the same seed, so buffers need no syncing; newer torch renames
+        # the option (and warns), older torch (e.g. the GPU machine's) knows only this name.
+        warnings.simplefilter("ignore", FutureWarning)
+        return nn.parallel.DistributedDataParallel(module, device_ids=ids, broadcast_buffers=False)
 
 
 def any_rank(d: Dist, flag: bool, device: torch.device) -> bool:
@@ -121,9 +129,17 @@ def shutdown(d: Dist) -> None:
 
 def lost_contact(d: Dist, error: Exception) -> GankitError:
     e = GankitError(
-        f"rank {d.rank} lost contact with the other processes ({str(error).splitlines()[0][:120]})"
+        f"rank {d.rank} lost contact with the other processes ({_gist(error)})"
         " - another rank failed or was killed (see its output); resume with the same command "
         "and --resume RUN"
     )
     e.every_rank = True
     return e
+
+
+def _gist(error: Exception) -> str:
+    """The telling part of a backend error: its first line, without the source location."""
+    line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    if "] " in line:  # gloo prefixes "[/path/to/pair.cc:553] "
+        line = line.split("] ", 1)[1]
+    return line[:100].rsplit(". ", 1)[0]
