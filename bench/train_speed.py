@@ -9,11 +9,17 @@ process (so peak memory is per measurement):
 - bare: the same G, D, objective, optimisers and batch size, forward /
   backward / optimiser step over pre-loaded tensors, nothing else.
 
-Prints real images/s (images shown to D), the trainer's overhead over the
-bare loop, the time per Fashion-MNIST epoch, and peak memory.
+Prints real images/s (images shown to D), G steps/s, the trainer's overhead
+over the bare loop, achieved GFLOP/s (matmul + conv FLOPs per image, see
+``flops.py``, times img/s), the time per Fashion-MNIST epoch, and peak memory.
+
+``--arch`` builds, in gankit, the exact architectures of common reference
+implementations (same layers, widths, batch size, objective and image size)
+and prints their img/s measured on this 2-core CPU beside ours:
 
     python bench/train_speed.py                       # the default `fashion` preset
     python bench/train_speed.py --preset fashion-dcgan mnist-wgan-gp --steps 200
+    python bench/train_speed.py --arch examples-dcgan64 pytorch-gan-mlp pytorch-gan-wgangp
 """
 
 from __future__ import annotations
@@ -28,14 +34,53 @@ import time
 from pathlib import Path
 
 import torch
+from flops import step_flops_per_image
+
+# Reference implementations, rebuilt in gankit: (base preset, overrides, their img/s
+# measured on this 2-core CPU with torch 2.13, batch 64, median of 3 runs).
+_MLP = {
+    "arch": "mlp",
+    "g_hidden": "128,256,512,1024",
+    "d_hidden": "512,256",
+    "g_norm": "batch",
+    "d_norm": "none",
+    "g_act": "leaky_relu",
+    "d_act": "leaky_relu",
+    "batch_size": 64,
+    "lr_g": 2e-4,
+    "lr_d": 2e-4,
+    "beta1_g": 0.5,
+    "beta1_d": 0.5,
+    "z_dim": 100,
+}
+ARCHS = {
+    # pytorch/examples dcgan/main.py: nz 100, ngf = ndf = 64, 1 channel, 64x64
+    "examples-dcgan64": (
+        "fashion-dcgan",
+        {"img_size": 64, "g_width": 64, "d_width": 64, "batch_size": 64, "z_dim": 100},
+        95.7,
+    ),
+    # PyTorch-GAN implementations/gan/gan.py
+    "pytorch-gan-mlp": ("fashion-gan", {**_MLP, "loss": "ns"}, 3495.0),
+    # PyTorch-GAN implementations/wgan_gp/wgan_gp.py: lambda 10, 5 critic steps
+    "pytorch-gan-wgangp": ("fashion-gan", {**_MLP, "loss": "wgan-gp", "n_critic": 5}, 3014.0),
+}
+
+
+def config_for(name: str, steps: int, device: str):
+    from gankit import config as config_io
+    from gankit.presets import get_preset
+
+    base, overrides = (ARCHS[name][0], ARCHS[name][1]) if name in ARCHS else (name, {})
+    cfg = config_io.override(get_preset(base), {**overrides, "steps": steps, "device": device})
+    return cfg
 
 
 def measure(preset: str, mode: str, steps: int, device: str) -> dict:
     from gankit import config as config_io
     from gankit import training
-    from gankit.presets import get_preset
 
-    cfg = config_io.override(get_preset(preset), {"steps": steps, "device": device})
+    cfg = config_for(preset, steps, device)
     if not cfg.data.dataset:
         cfg = config_io.override(cfg, {"dataset": "shapes"})  # folder presets: stand-in colour data
     if mode == "trainer":
@@ -43,9 +88,12 @@ def measure(preset: str, mode: str, steps: int, device: str) -> dict:
             result = training.train(cfg, Path(tmp) / "run", progress=False)
         # result.seconds spans the loop and its maintenance; set-up (data, models) is excluded.
         images, seconds = result.images_seen, result.seconds
+        flops = None
     else:
-        images, seconds = _bare(cfg, steps)
+        images, seconds, flops = _bare(cfg, steps)
     return {
+        "flops_per_image": flops,
+        "g_steps_per_s": images / seconds / (cfg.train.batch_size * cfg.train.n_critic),
         "preset": preset,
         "mode": mode,
         "img_per_s": images / seconds,
@@ -91,7 +139,10 @@ def _bare(cfg, steps: int) -> tuple[int, float]:
     for _ in range(steps - 1):
         step()
     _sync(s.device)
-    return (steps - 1) * B * cfg.train.n_critic, time.perf_counter() - t0
+    seconds = time.perf_counter() - t0
+    labels = torch.zeros(2, dtype=torch.long) if cond else None
+    flops = step_flops_per_image(s.G, s.D, cfg.train.n_critic, cfg.loss.loss == "wgan-gp", labels)
+    return (steps - 1) * B * cfg.train.n_critic, seconds, flops
 
 
 def _sync(device) -> None:
@@ -113,7 +164,14 @@ def _peak_mb(device: str) -> float:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--preset", nargs="+", default=["fashion"])
+    p.add_argument("--preset", nargs="*", default=None, help="presets (default: fashion)")
+    p.add_argument(
+        "--arch",
+        nargs="*",
+        default=[],
+        choices=sorted(ARCHS),
+        help="reference architectures rebuilt in gankit",
+    )
     p.add_argument("--steps", type=int, default=500)
     p.add_argument("--repeat", type=int, default=2, help="runs of each; the fastest is kept")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -122,21 +180,23 @@ def main() -> None:
     if args.one:
         print(json.dumps(measure(args.one[0], args.one[1], args.steps, args.device)))
         return
+    if args.preset is None:
+        args.preset = [] if args.arch else ["fashion"]
     print(
         f"device {args.device}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
         f"{args.steps} steps per measurement, best of {args.repeat}"
     )
     print(
-        f"{'preset':<18} {'trainer img/s':>13} {'bare img/s':>11} {'overhead':>9} "
-        f"{'epoch':>9} {'peak MB (trainer/bare)':>23}"
+        f"{'model':<20} {'img/s':>7} {'bare':>7} {'overhead':>8} {'G st/s':>7} {'GFLOP/s':>8} "
+        f"{'epoch':>7} {'peak MB':>8} {'reference':>10} {'x ref':>6}"
     )
-    for preset in args.preset:
+    for name in [*args.preset, *args.arch]:
         rows: dict[str, dict] = {}
         # Alternate the two, --repeat times each, and keep each one's fastest run:
         # the one least disturbed by whatever else the machine was doing.
         for _ in range(args.repeat):
             for mode in ("bare", "trainer"):
-                cmd = [sys.executable, __file__, "--one", preset, mode]
+                cmd = [sys.executable, __file__, "--one", name, mode]
                 cmd += ["--steps", str(args.steps), "--device", args.device]
                 out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
                 row = json.loads(out.strip().splitlines()[-1])
@@ -144,10 +204,13 @@ def main() -> None:
                     rows[mode] = row
         t, b = rows["trainer"], rows["bare"]
         overhead = b["img_per_s"] / t["img_per_s"] - 1
-        epoch = t["n_train"] / t["img_per_s"]
+        gflops = b["flops_per_image"] * t["img_per_s"] / 1e9
+        ref = ARCHS[name][2] if name in ARCHS else None
+        ref_text = f"{ref:>10.1f} {t['img_per_s'] / ref:>5.2f}x" if ref else f"{'-':>10} {'-':>6}"
         print(
-            f"{preset:<18} {t['img_per_s']:>13.0f} {b['img_per_s']:>11.0f} {overhead:>8.1%} "
-            f"{epoch:>8.1f}s {t['peak_mb']:>11.0f} / {b['peak_mb']:<9.0f}",
+            f"{name:<20} {t['img_per_s']:>7.0f} {b['img_per_s']:>7.0f} {overhead:>7.1%} "
+            f"{t['g_steps_per_s']:>7.1f} {gflops:>8.1f} {t['n_train'] / t['img_per_s']:>6.0f}s "
+            f"{t['peak_mb']:>8.0f} {ref_text}",
             flush=True,
         )
 
