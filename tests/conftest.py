@@ -6,8 +6,13 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 
 from gankit.config import Config, DataConfig, LogConfig, LossConfig, ModelConfig, TrainConfig
+
+# Tests run tiny models, where a second thread costs more in synchronisation than it
+# gains, and thrashes badly when another process shares the two cores.
+torch.set_num_threads(1)
 
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 HAS_FASHION = (FASHION_DIR / "train-images-idx3-ubyte.gz").exists()

@@ -13,9 +13,9 @@ import sys
 
 from gankit.errors import GankitError
 
-from . import dataset, fid, generate, presets, train
+from . import classifier, compare, dataset, evaluate, fid, generate, presets, train
 
-COMMANDS = (train, generate, presets, dataset, fid)
+COMMANDS = (train, generate, evaluate, compare, fid, classifier, dataset, presets)
 
 
 def build_parser() -> argparse.ArgumentParser:
