@@ -11,6 +11,14 @@ if [ ! -e /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] && comm
     echo "note: could not install Debian's dataset-fashion-mnist; gankit will download Fashion-MNIST instead" >&2
   fi
 fi
+# Debian's Chromium, for the web app's browser tests (Playwright drives it; never `playwright install`).
+if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null; then
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo -n"; fi
+  if ! { $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } >/dev/null 2>&1; then
+    echo "note: could not install Debian's chromium; the browser tests will be skipped" >&2
+  fi
+fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
 # torch first: here `torch==2.13.0` is a local CPU build (seconds); elsewhere the normal build.

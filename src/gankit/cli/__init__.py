@@ -13,9 +13,9 @@ import sys
 
 from gankit.errors import GankitError
 
-from . import classifier, compare, dataset, evaluate, fid, generate, presets, train
+from . import classifier, compare, dataset, evaluate, fid, generate, presets, serve, train
 
-COMMANDS = (train, generate, evaluate, compare, fid, classifier, dataset, presets)
+COMMANDS = (train, generate, evaluate, compare, fid, classifier, serve, dataset, presets)
 
 
 def build_parser() -> argparse.ArgumentParser:
