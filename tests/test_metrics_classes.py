@@ -6,7 +6,6 @@ import math
 
 import pytest
 import torch
-from test_metrics_classifier import bars
 
 from gankit.config import ModelConfig
 from gankit.errors import GankitError
@@ -24,6 +23,7 @@ from gankit.metrics.classes import (
 )
 from gankit.metrics.classifier import Classifier
 from gankit.models import build_models
+from test_metrics_classifier import bars
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -101,7 +101,12 @@ def test_classify_generated_streams_balanced_labels():
 
 def test_train_on_synthetic_runs_tiny():
     result = synthetic_training_accuracy(
-        tiny_generator(), bars(48, 0), bars(30, 1), n_generated=48, epochs=1, width=4,
+        tiny_generator(),
+        bars(48, 0),
+        bars(30, 1),
+        n_generated=48,
+        epochs=1,
+        width=4,
         batch_size=16,
     )
     assert 0 <= result["synthetic_only"] <= 1 and 0 <= result["real_plus_synthetic"] <= 1

@@ -8,9 +8,9 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import realdata
 from PIL import Image
 
+from conftest import realdata
 from gankit.cli import classifier as classifier_cli
 from gankit.config import DataConfig
 from gankit.data import ImageData, load_dataset

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-from test_metrics_classes import PNG, tiny_generator
 
 from gankit.errors import GankitError
 from gankit.metrics.latent import (
@@ -16,6 +15,7 @@ from gankit.metrics.latent import (
     tsne_2d,
 )
 from gankit.sampling import generate, noise
+from test_metrics_classes import PNG, tiny_generator
 
 
 def test_interpolation_grid_rows_are_classes(tmp_path):
@@ -46,7 +46,16 @@ def test_pca_finds_the_main_axis():
     assert torch.equal(pca_2d(x), xy)  # deterministic, signs fixed
 
 
-def test_tsne_separates_clusters():
+@pytest.fixture
+def one_thread():
+    """750 tiny steps: on a busy machine, waking a second thread per step costs more than it saves."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_tsne_separates_clusters(one_thread):
     g = torch.Generator().manual_seed(0)
     labels = torch.arange(60) % 3
     x = torch.randn(60, 10, generator=g) + 8 * torch.eye(10)[labels]

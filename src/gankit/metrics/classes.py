@@ -119,7 +119,7 @@ def classifier_inception_score(probs: torch.Tensor, splits: int = 10) -> tuple[f
 class GeneratedPredictions:
     """One pass of the classifier over N generated images."""
 
-    features: torch.Tensor  # float32 [N, hidden]: penultimate activations
+    features: torch.Tensor  # float32 [N, feature_dim]: penultimate activations
     logits: torch.Tensor  # float32 [N, K]
     labels: torch.Tensor | None  # int64 [N]: the labels they were generated for (conditional G)
 
@@ -164,7 +164,7 @@ class ClassifierFID:
         return f"classifier FID, {n_generated} generated vs {self.n_real} real images"
 
     def from_features(self, features: torch.Tensor) -> float:
-        """The distance for generated features [M, hidden] (e.g. ``classify_generated``'s)."""
+        """The distance for generated features [M, feature_dim] (e.g. ``classify_generated``'s)."""
         mu, sigma = mean_cov(features.double().numpy())
         return frechet_distance(mu, sigma, self.mu, self.sigma)
 

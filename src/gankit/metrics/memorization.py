@@ -61,7 +61,8 @@ def nearest_neighbours(
         k: neighbours per query row.
 
     Returns:
-        (distances float32 [M, k] ascending, indices int64 [M, k] into ``reference``).
+        (distances float32 [M, k] ascending, indices int64 [M, k] into ``reference``), on
+        the inputs' device (both sets on one device; a GPU makes large sets fast).
     """
     q, r = _as_features(query), _as_features(reference)
     if not 1 <= k <= len(r):
@@ -69,8 +70,8 @@ def nearest_neighbours(
     dists, idxs = [], []
     for qs in range(0, len(q), query_chunk):
         qc = q[qs : qs + query_chunk]
-        best_d = torch.empty(len(qc), 0)
-        best_i = torch.empty(len(qc), 0, dtype=torch.long)
+        best_d = qc.new_empty(len(qc), 0)
+        best_i = torch.empty(len(qc), 0, dtype=torch.long, device=qc.device)
         for rs in range(0, len(r), reference_chunk):
             d, i = torch.cdist(qc, r[rs : rs + reference_chunk]).topk(
                 min(k, len(r) - rs, reference_chunk), dim=1, largest=False
