@@ -133,16 +133,16 @@ def _bare(cfg, steps: int) -> tuple[int, float]:
         s.opt_g.step()
         s.D.requires_grad_(True)
 
-    step()  # warm-up, as the trainer's first step is inside its timing
-    _sync(s.device)
+    # Timed from the first step, like the trainer's figure: one-time costs (lazy imports,
+    # allocator warm-up on the first optimiser step) fall on both sides alike.
     t0 = time.perf_counter()
-    for _ in range(steps - 1):
+    for _ in range(steps):
         step()
     _sync(s.device)
     seconds = time.perf_counter() - t0
     labels = torch.zeros(2, dtype=torch.long) if cond else None
     flops = step_flops_per_image(s.G, s.D, cfg.train.n_critic, cfg.loss.loss == "wgan-gp", labels)
-    return (steps - 1) * B * cfg.train.n_critic, seconds, flops
+    return steps * B * cfg.train.n_critic, seconds, flops
 
 
 def _sync(device) -> None:

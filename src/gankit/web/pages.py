@@ -241,7 +241,10 @@ def _interpolation_form() -> str:
 GENERATE_JS = """
 const run = RUN_ID, form = document.getElementById('gen'), grid = document.getElementById('grid');
 const msg = document.getElementById('msg'), dl = document.getElementById('download');
-const detail = (j) => typeof j.detail === 'string' ? j.detail : JSON.stringify(j.detail);
+// FastAPI's 422s carry a list of field errors: show them as "count: ..." lines.
+const detail = (j) => typeof j.detail === 'string' ? j.detail : Array.isArray(j.detail)
+  ? j.detail.map((e) => `${(e.loc || []).slice(-1)[0] || 'input'}: ${e.msg}`).join('; ')
+  : JSON.stringify(j.detail);
 const api = `/api/runs/${encodeURIComponent(run)}`;
 let shown = null, latest = 0, timer = null;
 function params() {
