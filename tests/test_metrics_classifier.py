@@ -91,7 +91,9 @@ def test_dataset_key_follows_what_the_data_is():
     assert dataset_key(grey, load_dataset(grey)) != key
 
 
-def test_cache_trains_once_then_loads(monkeypatch):
+def test_cache_trains_once_then_loads(monkeypatch, tmp_path):
+    # A cache of its own: other tests may have cached a classifier for the same data.
+    monkeypatch.setenv("GANKIT_CACHE", str(tmp_path / "cache"))
     calls = []
 
     def tiny_train(data, test, **kwargs):
