@@ -19,6 +19,8 @@ def add_parser(sub) -> None:
     p.add_argument("run", type=Path, metavar="RUN", help="run folder made by gankit train")
     p.add_argument(
         "--checkpoint",
+        "--checkpoints",  # `--checkpoints all` reads naturally too
+        dest="checkpoint",
         default="latest",
         help="'latest', a step number, or 'all' (one table row per checkpoint; default: latest)",
     )
