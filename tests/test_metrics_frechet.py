@@ -119,3 +119,11 @@ def test_prdc_chunked_equals_unchunked():
     whole = prdc(real, fake, chunk=10_000)
     assert prdc(real, fake, chunk=7) == whole
     assert 0 < whole["precision"] < 1 and 0 < whole["recall"] < 1
+
+
+def test_kid_subsets_vary_even_when_the_sides_are_small():
+    # Subsets as large as a side would all be the same set: std 0 told nothing (a bug).
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(size=(40, 8)), rng.normal(0.5, 1.0, size=(40, 8))
+    _, std = kernel_inception_distance(a, b, subsets=20, subset_size=1000, seed=0)
+    assert std > 0

@@ -49,12 +49,13 @@ def kernel_inception_distance(
     Args:
         features1, features2: [n1, d] and [n2, d] features.
         subsets: how many subsets to average over.
-        subset_size: features per side in each subset, capped at min(n1, n2).
+        subset_size: features per side in each subset, capped at half of min(n1, n2).
         seed: seeds the numpy Generator that draws the subsets.
     """
     x_all = np.asarray(features1, dtype=np.float64)
     y_all = np.asarray(features2, dtype=np.float64)
-    m = min(subset_size, len(x_all), len(y_all))
+    # Subsets as large as a whole side would all be the same set (std 0): cap them at half.
+    m = min(subset_size, max(2, min(len(x_all), len(y_all)) // 2))
     if m < 2 or x_all.shape[1] != y_all.shape[1]:
         raise ValueError(
             f"KID needs >= 2 features of equal width, got {x_all.shape}, {y_all.shape}"
