@@ -168,3 +168,23 @@ def test_eval_every_logs_scores_and_keeps_the_best(tmp_path):
     assert "classifier_fid" not in rows[3]
     assert run.checkpoint_steps() == [2, 4, 6]  # improvements are kept, and the final one
     assert run.resolve_checkpoint("best") == run.checkpoint_dir(4)
+
+
+def test_evaluate_can_stop_the_run_after_logging_its_scores(tmp_path):
+    calls = []
+
+    def make_evaluate(cfg, device):
+        def evaluate(G):
+            calls.append(1)
+            if len(calls) == 2:
+                raise training.StopTraining("pruned", {"classifier_fid": 9.0})
+            return {"classifier_fid": 7.0}
+
+        return evaluate
+
+    cfg = tiny_config(log={"eval_every": 2, "checkpoint_every": 0})
+    result = training.train(cfg, tmp_path / "run", progress=False, make_evaluate=make_evaluate)
+    assert (result.stopped, result.step) == ("pruned", 4)
+    rows = {r["step"]: r for r in _metrics(result.run)}
+    assert rows[4]["classifier_fid"] == 9.0
+    assert result.run.checkpoint_steps() == [2, 4]  # the stopping step is checkpointed

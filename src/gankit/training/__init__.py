@@ -16,13 +16,21 @@ from gankit import config as config_io
 from gankit.config import Config
 from gankit.run import Run, create_run
 from gankit.training import distributed
-from gankit.training.loop import Evaluate, Interrupted, TrainResult, train_loop
+from gankit.training.loop import Evaluate, Interrupted, StopTraining, TrainResult, train_loop
 from gankit.training.setup import RESUMABLE, pick_device, prepare
 from gankit.training.state import build_state, restore, total_steps
 
 MakeEvaluate = Callable[[Config, torch.device], Evaluate]
 
-__all__ = ["RESUMABLE", "Interrupted", "TrainResult", "pick_device", "resume", "train"]
+__all__ = [
+    "RESUMABLE",
+    "Interrupted",
+    "StopTraining",
+    "TrainResult",
+    "pick_device",
+    "resume",
+    "train",
+]
 
 
 def train(

@@ -50,6 +50,18 @@ class TrainResult:
     last_sample: Path | None
 
 
+class StopTraining(Exception):
+    """Raised by an ``evaluate`` callable to end the run after this evaluation.
+
+    Its scores are still logged, a checkpoint is written, and the result's ``stopped``
+    is ``reason`` (e.g. a hyper-parameter search pruning an unpromising trial).
+    """
+
+    def __init__(self, reason: str, scores: dict[str, float]):
+        super().__init__(reason)
+        self.reason, self.scores = reason, scores
+
+
 class Interrupted(Exception):
     """SIGINT/SIGTERM arrived; a checkpoint was saved. Carries the result."""
 
@@ -66,7 +78,7 @@ def train_loop(
     Args:
         evaluate: optional G -> {metric: value}, called every ``log.eval_every`` steps on
             rank 0 (cheap in-training metrics); its first metric picks the ``best``
-            checkpoint (lower is better).
+            checkpoint (lower is better). It may raise ``StopTraining`` to end the run.
     """
     cfg, t, log_cfg = s.cfg, s.cfg.train, s.cfg.log
     distance_name = (
@@ -92,12 +104,23 @@ def train_loop(
     B = t.batch_size // d.world  # this rank's share of the global batch
     reduce = (lambda x: distributed.mean(d, x)) if d.enabled else None
 
-    def maintenance(final: bool) -> None:
+    def maintenance(final: bool) -> str | None:
+        """Logs, samples, evaluates and checkpoints; returns a reason to stop, if any."""
         nonlocal checkpoint, last_sample
         step = s.step
         ckpt_due = final or (log_cfg.checkpoint_every and step % log_cfg.checkpoint_every == 0)
         eval_due = evaluate is not None and log_cfg.eval_every and step % log_cfg.eval_every == 0
-        scores = evaluate(s.sampler) if eval_due and d.main else {}
+        scores, stop_reason = {}, None
+        if eval_due and d.main:
+            try:
+                scores = evaluate(s.sampler)
+            except StopTraining as e:
+                scores, stop_reason = e.scores, e.reason
+        if eval_due and d.enabled:  # every rank stops together
+            if distributed.any_rank(d, stop_reason is not None, s.device) and not stop_reason:
+                stop_reason = "stopped by rank 0's evaluation"
+        final = final or stop_reason is not None
+        ckpt_due = ckpt_due or final
         if scores and (best[0] is None or next(iter(scores.values())) < best[0]):
             best[0], best_now = next(iter(scores.values())), True
             ckpt_due = True  # the best so far is kept as a checkpoint
@@ -125,7 +148,7 @@ def train_loop(
         if not d.main:
             if ckpt_due and not _all_finite(s):
                 raise _non_finite(run, NonFiniteLoss(step, "a weight"))
-            return
+            return stop_reason
         if final or (log_cfg.sample_every and step % log_cfg.sample_every == 0):
             images = generate(s.sampler, grid_z, grid_y)
             last_sample = save_grid(images, run.sample_path(step), nrow=grid_rows)
@@ -141,6 +164,7 @@ def train_loop(
             prune_training_states(run, log_cfg.keep_training_states)
             if best_now:
                 mark_best(run, step, scores)
+        return stop_reason
 
     with stop.installed():
         try:
@@ -206,10 +230,12 @@ def train_loop(
                     bar.update(1)
                 if s.step < s.total_steps and _should_stop(s, stop, deadline):
                     stopped = "interrupted" if stop.signum is not None else "time budget"
+                    maintenance(final=True)
                     break
-                maintenance(final=s.step == s.total_steps)
-            if stopped != "finished":
-                maintenance(final=True)
+                reason = maintenance(final=s.step == s.total_steps)
+                if reason is not None and s.step < s.total_steps:
+                    stopped = reason
+                    break
         finally:
             if bar is not None:
                 bar.close()
