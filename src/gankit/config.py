@@ -80,7 +80,11 @@ class TrainConfig:
     ema_halflife_images: int = 0  # EMA of G's weights with this half-life in images; 0 = no EMA
     seed: int = 0  # controls all randomness: init, data order, noise
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
-    bf16: bool = True  # bf16 autocast on CUDA (ignored elsewhere)
+    bf16: bool = (
+        True  # bf16 autocast on CUDA (ignored elsewhere: slower on CPUs without bf16 units)
+    )
+    compile: str = "auto"  # torch.compile G and D: on | off | auto (= on for CUDA, off on CPU)
+    channels_last: str = "auto"  # conv nets in NHWC memory layout: on | off | auto (see fast.py)
     max_minutes: float = 0.0  # stop with a checkpoint after this long; 0 = no limit
 
 

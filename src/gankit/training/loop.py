@@ -30,6 +30,7 @@ from gankit.rng import rand_shard
 from gankit.run import Run
 from gankit.sampling import generate, label_grid_inputs, noise
 from gankit.training import distributed
+from gankit.training.fast import to_layout
 from gankit.training.log import MetricsLog, NonFiniteLoss
 from gankit.training.plot import plot_losses
 from gankit.training.state import TrainState, snapshot
@@ -116,9 +117,12 @@ def train_loop(
                 scores = evaluate(s.sampler)
             except StopTraining as e:
                 scores, stop_reason = e.scores, e.reason
-        if eval_due and d.enabled:  # every rank stops together
-            if distributed.any_rank(d, stop_reason is not None, s.device) and not stop_reason:
-                stop_reason = "stopped by rank 0's evaluation"
+        # Every rank stops together (eval_due is the same on all ranks).
+        stopping = (
+            eval_due and d.enabled and distributed.any_rank(d, stop_reason is not None, s.device)
+        )
+        if stopping and not stop_reason:
+            stop_reason = "stopped by rank 0's evaluation"
         final = final or stop_reason is not None
         ckpt_due = ckpt_due or final
         if scores and (best[0] is None or next(iter(scores.values())) < best[0]):
@@ -172,7 +176,7 @@ def train_loop(
                 # --- Update D (k critic steps); the last one's fake batch is kept for G.
                 for k in range(t.n_critic):
                     idx = s.order.next().to(s.device, non_blocking=True)
-                    real = to_float(s.images[idx])
+                    real = to_layout(to_float(s.images[idx]), s.fast)
                     if cfg.data.hflip or cfg.data.vflip:
                         real = augment_flips(
                             real,
@@ -198,10 +202,10 @@ def train_loop(
                     s.images_seen += t.batch_size
 
                 # --- Update G through the freshly updated D (D's weights need no grads here,
-                # so the plain module is called: there is nothing for DDP to average).
+                # so D_g is never DDP-wrapped: there is nothing to average).
                 s.D.requires_grad_(False)
                 with autocast():
-                    g_loss, _ = s.loss.g_loss(s.D, fake, y)
+                    g_loss, _ = s.loss.g_loss(s.D_g, fake, y)
                 s.opt_g.zero_grad(set_to_none=True)
                 g_loss.backward()
                 s.opt_g.step()

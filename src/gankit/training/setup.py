@@ -24,6 +24,8 @@ RESUMABLE = {
     "max_minutes",
     "device",
     "bf16",
+    "compile",
+    "channels_last",
     "log_every",
     "sample_every",
     "checkpoint_every",
@@ -100,5 +102,9 @@ def _check(cfg: Config, n_images: int) -> None:
     for name in ("log_every", "sample_every", "checkpoint_every", "eval_every"):
         if getattr(cfg.log, name) < 0:
             raise GankitError(f"--{name.replace('_', '-')} must be 0 or more")
+    for name in ("compile", "channels_last"):
+        if getattr(t, name) not in ("auto", "on", "off"):
+            flag = "--" + name.replace("_", "-")
+            raise GankitError(f"{flag} must be auto, on or off (got {getattr(t, name)!r})")
     if cfg.log.log_every == 0:
         raise GankitError("--log-every must be at least 1")

@@ -29,6 +29,7 @@ from gankit.losses import build_loss
 from gankit.models import build_models
 from gankit.training.distributed import SINGLE, Dist, wrap
 from gankit.training.ema import EMA
+from gankit.training.fast import FastPath, choose, compiled, layout_module
 
 
 @dataclass
@@ -46,8 +47,11 @@ class TrainState:
     ema: EMA | None
     rngs: dict[str, torch.Generator]  # noise, loss (GP alphas), aug (flips)
     dist: Dist = SINGLE
-    G_train: nn.Module | None = None  # what the loop calls: DDP(G) when distributed, else G
+    fast: FastPath | None = None  # layout, compilation and optimiser kernels in use
+    # What the loop calls: DDP(G) when distributed, else G; compiled when the fast path says so.
+    G_train: nn.Module | None = None
     D_train: nn.Module | None = None
+    D_g: nn.Module | None = None  # D for G's update: never DDP (D's grads are off there)
     step: int = 0  # generator updates done
     images_seen: int = 0  # real images shown to D
     elapsed_seconds: float = 0.0  # training time over all sessions of this run
@@ -82,7 +86,8 @@ def build_state(cfg: Config, data: ImageData, device: torch.device, d: Dist = SI
     G, D = build_models(
         cfg.model, img_size=cfg.data.img_size, channels=cfg.data.channels, num_classes=num_classes
     )
-    G, D = G.to(device), D.to(device)
+    fast = choose(t, cfg.loss.loss, device, D)
+    G, D = layout_module(G.to(device), fast), layout_module(D.to(device), fast)
     labels = data.labels.to(device) if data.labels is not None and num_classes else None
     loss = build_loss(cfg.loss)
     rngs = {
@@ -97,8 +102,8 @@ def build_state(cfg: Config, data: ImageData, device: torch.device, d: Dist = SI
         labels=labels,
         G=G,
         D=D,
-        opt_g=_optimizer(G, t, "g"),
-        opt_d=_optimizer(D, t, "d"),
+        opt_g=_optimizer(G, t, "g", fast.fused_optim),
+        opt_d=_optimizer(D, t, "d", fast.fused_optim),
         loss=loss,
         order=BatchOrder(
             len(data.images), t.batch_size, seed=t.seed, rank=d.rank, world_size=d.world
@@ -107,21 +112,39 @@ def build_state(cfg: Config, data: ImageData, device: torch.device, d: Dist = SI
         rngs=rngs,
         total_steps=total_steps(t, len(data.images)),
         dist=d,
+        fast=fast,
     )
-    # EMA and optimisers hold the plain modules; only the forward passes go through DDP.
-    state.G_train, state.D_train = wrap(G, d, device), wrap(D, d, device)
+    # EMA and optimisers hold the plain modules; only the forward passes go through DDP
+    # and the compiler.
+    state.G_train = compiled(wrap(G, d, device), fast.compile_g)
+    state.D_train = compiled(wrap(D, d, device), fast.compile_d)
+    state.D_g = state.D_train if not d.enabled else compiled(D, fast.compile_d)
     return state
 
 
-def _optimizer(net: nn.Module, t: TrainConfig, which: str) -> torch.optim.Optimizer:
+def _optimizer(net: nn.Module, t: TrainConfig, which: str, fused: bool) -> torch.optim.Optimizer:
     lr = getattr(t, f"lr_{which}")
     params = list(net.parameters())
     if t.optimizer == "adam":
         betas = (getattr(t, f"beta1_{which}"), getattr(t, f"beta2_{which}"))
-        return torch.optim.Adam(params, lr=lr, betas=betas, foreach=True)
+        # Fused: one kernel for all parameters (measured 1.3x the whole MLP-GAN step on CPU).
+        kernel = {"fused": True} if fused else {"foreach": True}
+        return torch.optim.Adam(params, lr=lr, betas=betas, **kernel)
     if t.optimizer == "rmsprop":
         return torch.optim.RMSprop(params, lr=lr, foreach=True)
     raise GankitError(f"unknown optimizer {t.optimizer!r} (valid: adam, rmsprop)")
+
+
+def _match_layouts(opt: torch.optim.Optimizer) -> None:
+    """Gives each moment buffer its parameter's memory layout (checkpoints store NCHW).
+
+    Fused kernels walk a parameter and its moments as flat memory, so an NCHW moment
+    beside an NHWC (channels-last) weight would pair the wrong elements.
+    """
+    for p, state in opt.state.items():
+        for key, value in state.items():
+            if torch.is_tensor(value) and value.shape == p.shape and value.stride() != p.stride():
+                state[key] = torch.empty_like(p, dtype=value.dtype).copy_(value)
 
 
 def snapshot(s: TrainState) -> tuple[dict, dict, dict]:
@@ -171,6 +194,7 @@ def restore(s: TrainState, ckpt) -> None:
     try:
         s.opt_g.load_state_dict(unflatten_optimizer(tensors, meta["opt_g"], "opt_g"))
         s.opt_d.load_state_dict(unflatten_optimizer(tensors, meta["opt_d"], "opt_d"))
+        _match_layouts(s.opt_g), _match_layouts(s.opt_d)
         for name, g in s.rngs.items():
             g.set_state(tensors[f"rng.{name}"].cpu())
     except (KeyError, ValueError, RuntimeError) as e:
