@@ -17,9 +17,16 @@ over the bare loop, achieved GFLOP/s (matmul + conv FLOPs per image, see
 implementations (same layers, widths, batch size, objective and image size)
 and prints their img/s measured on this 2-core CPU beside ours:
 
+For those, the reference scripts' own loops (``references.py``: their data loaders,
+losses, ``.item()`` calls and update order) are timed in the same run on the same
+machine, and the ratio is against them; the issue's figures, taken on another CPU,
+are printed for context only. Every process first runs a few untimed steps, so
+one-time costs (lazy imports inside torch, kernel caches) are not counted.
+
     python bench/train_speed.py                       # the default `fashion` preset
     python bench/train_speed.py --preset fashion-dcgan mnist-wgan-gp --steps 200
     python bench/train_speed.py --arch examples-dcgan64 pytorch-gan-mlp pytorch-gan-wgangp
+    python bench/train_speed.py --arch pytorch-gan-mlp --set compile=on   # any config field
 """
 
 from __future__ import annotations
@@ -36,8 +43,8 @@ from pathlib import Path
 import torch
 from flops import step_flops_per_image
 
-# Reference implementations, rebuilt in gankit: (base preset, overrides, their img/s
-# measured on this 2-core CPU with torch 2.13, batch 64, median of 3 runs).
+# Reference implementations, rebuilt in gankit: (base preset, overrides, the img/s the
+# speed issue measured for the reference script on its 2-core CPU, torch 2.13, batch 64).
 _MLP = {
     "arch": "mlp",
     "g_hidden": "128,256,512,1024",
@@ -67,28 +74,36 @@ ARCHS = {
 }
 
 
-def config_for(name: str, steps: int, device: str):
+WARMUP_STEPS = 3  # untimed steps per process before the clock starts
+
+
+def config_for(name: str, steps: int, device: str, settings: dict | None = None):
     from gankit import config as config_io
     from gankit.presets import get_preset
 
     base, overrides = (ARCHS[name][0], ARCHS[name][1]) if name in ARCHS else (name, {})
-    cfg = config_io.override(get_preset(base), {**overrides, "steps": steps, "device": device})
-    return cfg
+    overrides = {**overrides, **(settings or {}), "steps": steps, "device": device}
+    return config_io.override(get_preset(base), overrides)
 
 
-def measure(preset: str, mode: str, steps: int, device: str) -> dict:
+def measure(preset: str, mode: str, steps: int, device: str, settings: dict) -> dict:
     from gankit import config as config_io
     from gankit import training
 
-    cfg = config_for(preset, steps, device)
+    cfg = config_for(preset, steps, device, settings)
     if not cfg.data.dataset:
         cfg = config_io.override(cfg, {"dataset": "shapes"})  # folder presets: stand-in colour data
-    if mode == "trainer":
+    flops = None
+    if mode == "reference":
+        from references import measure_reference
+
+        images, seconds = measure_reference(preset, steps * cfg.train.n_critic, WARMUP_STEPS)
+    elif mode == "trainer":
+        _bare(cfg, 0)  # pays the process's one-time costs, as the other modes' warm-up does
         with tempfile.TemporaryDirectory() as tmp:
             result = training.train(cfg, Path(tmp) / "run", progress=False)
         # result.seconds spans the loop and its maintenance; set-up (data, models) is excluded.
         images, seconds = result.images_seen, result.seconds
-        flops = None
     else:
         images, seconds, flops = _bare(cfg, steps)
     return {
@@ -106,6 +121,7 @@ def measure(preset: str, mode: str, steps: int, device: str) -> dict:
 
 def _bare(cfg, steps: int) -> tuple[int, float]:
     from gankit.images import to_float
+    from gankit.training.fast import to_layout
     from gankit.training.setup import pick_device, prepare
     from gankit.training.state import build_state
 
@@ -117,24 +133,26 @@ def _bare(cfg, steps: int) -> tuple[int, float]:
     def step():
         for k in range(cfg.train.n_critic):
             idx = torch.randint(n, (B,), device=s.device)
-            real, y = to_float(s.images[idx]), (s.labels[idx] if cond else None)
+            real = to_layout(to_float(s.images[idx]), s.fast)
+            y = s.labels[idx] if cond else None
             z = torch.randn(B, cfg.model.z_dim, device=s.device)
             with torch.set_grad_enabled(k == cfg.train.n_critic - 1):
-                fake = s.G(z, y)
-            d_loss, _ = s.loss.d_loss(s.D, real, fake.detach(), y)
+                fake = s.G_train(z, y)
+            d_loss, _ = s.loss.d_loss(s.D_train, real, fake.detach(), y)
             s.opt_d.zero_grad(set_to_none=True)
             d_loss.backward()
             s.opt_d.step()
             s.loss.constrain(s.D)
         s.D.requires_grad_(False)
-        g_loss, _ = s.loss.g_loss(s.D, fake, y)
+        g_loss, _ = s.loss.g_loss(s.D_g, fake, y)
         s.opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         s.opt_g.step()
         s.D.requires_grad_(True)
 
-    # Timed from the first step, like the trainer's figure: one-time costs (lazy imports,
-    # allocator warm-up on the first optimiser step) fall on both sides alike.
+    for _ in range(WARMUP_STEPS):  # one-time costs: lazy imports, kernel caches
+        step()
+    _sync(s.device)
     t0 = time.perf_counter()
     for _ in range(steps):
         step()
@@ -170,34 +188,41 @@ def main() -> None:
         nargs="*",
         default=[],
         choices=sorted(ARCHS),
-        help="reference architectures rebuilt in gankit",
+        help="reference architectures rebuilt in gankit (their own loops timed beside)",
     )
-    p.add_argument("--steps", type=int, default=500)
+    p.add_argument("--steps", type=int, default=500, help="timed G steps per measurement")
     p.add_argument("--repeat", type=int, default=2, help="runs of each; the fastest is kept")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument(
+        "--set", nargs="*", default=[], metavar="FIELD=VALUE", help="config overrides for gankit"
+    )
     p.add_argument("--one", nargs=2, metavar=("PRESET", "MODE"), help=argparse.SUPPRESS)
     args = p.parse_args()
+    settings = dict(kv.split("=", 1) for kv in args.set)
     if args.one:
-        print(json.dumps(measure(args.one[0], args.one[1], args.steps, args.device)))
+        row = measure(args.one[0], args.one[1], args.steps, args.device, settings)
+        print(json.dumps(row))
         return
     if args.preset is None:
         args.preset = [] if args.arch else ["fashion"]
     print(
         f"device {args.device}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
-        f"{args.steps} steps per measurement, best of {args.repeat}"
+        f"{args.steps} timed steps per measurement after {WARMUP_STEPS} untimed, "
+        f"best of {args.repeat}" + (f", {' '.join(args.set)}" if args.set else "")
     )
     print(
         f"{'model':<20} {'img/s':>7} {'bare':>7} {'overhead':>8} {'G st/s':>7} {'GFLOP/s':>8} "
-        f"{'epoch':>7} {'peak MB':>8} {'reference':>10} {'x ref':>6}"
+        f"{'epoch':>7} {'peak MB':>8} {'reference':>10} {'x ref':>6} {'(issue)':>8}"
     )
     for name in [*args.preset, *args.arch]:
         rows: dict[str, dict] = {}
-        # Alternate the two, --repeat times each, and keep each one's fastest run:
+        modes = ("reference", "bare", "trainer") if name in ARCHS else ("bare", "trainer")
+        # Alternate the modes, --repeat times each, and keep each one's fastest run:
         # the one least disturbed by whatever else the machine was doing.
         for _ in range(args.repeat):
-            for mode in ("bare", "trainer"):
-                cmd = [sys.executable, __file__, "--one", name, mode]
-                cmd += ["--steps", str(args.steps), "--device", args.device]
+            for mode in modes:
+                cmd = [sys.executable, __file__, "--one", name, mode, "--steps", str(args.steps)]
+                cmd += ["--device", args.device, "--set", *args.set]
                 out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
                 row = json.loads(out.strip().splitlines()[-1])
                 if mode not in rows or row["img_per_s"] > rows[mode]["img_per_s"]:
@@ -205,8 +230,11 @@ def main() -> None:
         t, b = rows["trainer"], rows["bare"]
         overhead = b["img_per_s"] / t["img_per_s"] - 1
         gflops = b["flops_per_image"] * t["img_per_s"] / 1e9
-        ref = ARCHS[name][2] if name in ARCHS else None
-        ref_text = f"{ref:>10.1f} {t['img_per_s'] / ref:>5.2f}x" if ref else f"{'-':>10} {'-':>6}"
+        if "reference" in rows:
+            ref = rows["reference"]["img_per_s"]
+            ref_text = f"{ref:>10.1f} {t['img_per_s'] / ref:>5.2f}x {ARCHS[name][2]:>8.1f}"
+        else:
+            ref_text = f"{'-':>10} {'-':>6} {'-':>8}"
         print(
             f"{name:<20} {t['img_per_s']:>7.0f} {b['img_per_s']:>7.0f} {overhead:>7.1%} "
             f"{t['g_steps_per_s']:>7.1f} {gflops:>8.1f} {t['n_train'] / t['img_per_s']:>6.0f}s "
