@@ -5,10 +5,21 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+# Before NumPy loads OpenBLAS: FID's 2048 x 2048 eigendecompositions with two BLAS
+# threads spin against other processes on a shared 2-core CPU (2 s -> 20 s each).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 import pytest
 import torch
 
-from gankit.config import Config, DataConfig, LogConfig, LossConfig, ModelConfig, TrainConfig
+from gankit.config import (
+    Config,
+    DataConfig,
+    LogConfig,
+    LossConfig,
+    ModelConfig,
+    TrainConfig,
+)
 
 # Tests run tiny models, where a second thread costs more in synchronisation than it
 # gains, and thrashes badly when another process shares the two cores.

@@ -21,6 +21,8 @@ LAYERS = {
     "sampling": 2,
     "training": 3,
     "metrics": 3,
+    "tune": 4,
+    "reproduce": 4,
     "cli": 4,
     "web": 4,
 }

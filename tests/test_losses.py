@@ -15,7 +15,7 @@ from gankit.errors import GankitError
 from gankit.losses import LOSSES, WGAN, WGANGP, Loss, build_loss
 from gankit.models import build_models
 
-ALL = ["minimax", "ns", "wgan", "wgan-gp", "hinge"]
+ALL = ["minimax", "ns", "wgan", "wgan-gp", "hinge", "lsgan", "dragan"]
 
 
 @pytest.fixture(autouse=True)
@@ -186,7 +186,9 @@ def test_every_objective_with_conditional_models(name, arch, conditioning):
     loss.constrain(D)
     for value in (d, g):
         assert value.shape == () and torch.isfinite(value)
-    expected = {"d_real", "d_fake", "distance"} | ({"gp"} if name == "wgan-gp" else set())
+    expected = {"d_real", "d_fake", "distance"} | (
+        {"gp"} if name in ("wgan-gp", "dragan") else set()
+    )
     assert set(d_stats) == expected
     for stat in [*d_stats.values(), *g_stats.values()]:
         assert stat.shape == () and not stat.requires_grad and stat.dtype == torch.float32
@@ -211,6 +213,8 @@ RECIPES = {
     "hinge": ("adam", 2e-3, (0.5, 0.999), 1, 400, 0.01),
     "wgan": ("rmsprop", 5e-3, None, 1, 400, 0.05),  # the paper's RMSProp, coarser steps
     "wgan-gp": ("adam", 2e-3, (0.5, 0.9), 3, 200, 0.01),  # the paper's Adam betas
+    "lsgan": ("adam", 2e-3, (0.5, 0.999), 1, 400, 0.01),
+    "dragan": ("adam", 2e-3, (0.5, 0.9), 2, 400, 0.01),  # the penalty slows D: two D steps
 }
 
 
@@ -272,3 +276,97 @@ def test_a_tiny_gan_learns_the_target_mean(name):
     end = distance()
     assert start > 3.5  # G starts near the origin, far from (3, 3)
     assert end < 0.4 * start, f"{name}: |mean - target| went {start:.2f} -> {end:.2f}"
+
+
+# --- LSGAN and DRAGAN (Lucic et al. 2018's comparison) ---
+
+
+def test_lsgan_on_known_logits():
+    d, stats, g = values("lsgan")
+    # L_D = 1/2 E (D(x) - 1)^2 + 1/2 E D(G(z))^2 on D(x) = (0, 2), D(G(z)) = (-1, 2)
+    assert d == pytest.approx(0.5 * (1 + 1) / 2 + 0.5 * (1 + 4) / 2)
+    assert g == pytest.approx(0.5 * (4 + 1) / 2)  # 1/2 E (D(G(z)) - 1)^2
+    assert stats == pytest.approx({"d_real": 1.0, "d_fake": 0.5, "distance": 0.5})
+
+
+def test_lsgan_optimum_is_the_mixture_ratio():
+    # D's loss is minimised by D*(x) = p_data(x) / (p_data(x) + p_g(x)) (Mao et al., 0-1 coding).
+    # Two points a, b (one-hot, so D = x @ w gives each its own value): real is 2/3 a,
+    # fake is 1/3 a, so D*(a) = 2/3 and D*(b) = 1/3.
+    a, b = torch.eye(2)
+    real, fake = torch.stack([a, a, b]), torch.stack([a, b, b])
+    D = LinearD(torch.zeros(2))
+    loss = build_loss(LossConfig(loss="lsgan"))
+    opt = torch.optim.SGD(D.parameters(), lr=1.0)
+    for _ in range(300):
+        d, _ = loss.d_loss(D, real, fake, None)
+        opt.zero_grad()
+        d.backward()
+        opt.step()
+    torch.testing.assert_close(D.w.detach(), torch.tensor([2 / 3, 1 / 3]))
+
+
+def test_dragan_on_known_logits_matches_ns_plus_penalty():
+    # Identity1D's input gradient is (1, 0, ...) per sample: ||grad|| = 1, penalty 0.
+    dragan, ns = (build_loss(LossConfig(loss=n)) for n in ("dragan", "ns"))
+    d, stats = dragan.d_loss(Identity1D(), REAL, FAKE, None)
+    d_ns, stats_ns = ns.d_loss(Identity1D(), REAL, FAKE, None)
+    assert stats["gp"].item() == pytest.approx(0.0, abs=1e-12)
+    assert d.item() == pytest.approx(d_ns.item())
+    assert {k: v.item() for k, v in stats.items() if k != "gp"} == pytest.approx(
+        {k: v.item() for k, v in stats_ns.items()}
+    )
+    g, _ = dragan.g_loss(Identity1D(), FAKE, None)
+    assert g.item() == pytest.approx(ns.g_loss(Identity1D(), FAKE, None)[0].item())
+
+
+def test_dragan_on_a_linear_d_is_lambda_norm_minus_one_squared():
+    # D(x) = x @ w has gradient w wherever the penalty looks: (||w|| - 1)^2 exactly.
+    real, fake = torch.randn(8, 1, 4, 4), torch.randn(8, 1, 4, 4)
+    w = torch.randn(16)
+    D = LinearD(3 * w / w.norm())
+    loss = build_loss(LossConfig(loss="dragan", gp_weight=5.0))
+    d, stats = loss.d_loss(D, real, fake, None)
+    assert stats["gp"].item() == pytest.approx(4.0, rel=1e-5)
+    d_ns, _ = build_loss(LossConfig(loss="ns")).d_loss(D, real, fake, None)
+    assert d.item() == pytest.approx(d_ns.item() + 5.0 * 4.0, rel=1e-5)
+    d.backward()  # the penalty's gradient reaches w: d/dw 5 (||w|| - 1)^2 = 10 (||w|| - 1) w/||w||
+    assert D.w.grad.norm().item() > 10 * 2 * 0.9
+
+
+def test_dragan_perturbs_the_real_images_only_within_half_a_std():
+    seen = []
+
+    def D(x, labels=None):
+        seen.append(x.detach().clone())
+        return x.flatten(1).square().sum(1)
+
+    real = torch.randn(16, 1, 4, 4)
+    loss = build_loss(LossConfig(loss="dragan"))
+    loss.generator = torch.Generator().manual_seed(3)
+    loss.penalty(D, real, None)
+    delta = seen[-1] - real
+    assert (delta >= 0).all() and (delta <= 0.5 * real.std() + 1e-6).all()
+    assert delta.flatten(1).std(1).min() > 0  # noise per pixel, not one shift per image
+    # Seeded: the same generator state gives the same points.
+    loss.generator = torch.Generator().manual_seed(3)
+    loss.penalty(D, real, None)
+    torch.testing.assert_close(seen[-1], seen[-2])
+
+
+def test_dragan_checks_its_weight():
+    with pytest.raises(GankitError, match="--gp-weight"):
+        build_loss(LossConfig(loss="dragan", gp_weight=-1.0))
+    assert build_loss(LossConfig(loss="dragan", gp_weight=3.0)).gp_weight == 3.0
+
+
+@pytest.mark.parametrize("name", ["lsgan", "dragan"])
+def test_a_tiny_training_run_with_the_new_objectives(name, tmp_path):
+    from conftest import tiny_config
+    from gankit import training
+
+    cfg = tiny_config(loss={"loss": name}, model={"d_norm": "layer"}, train={"steps": 3})
+    result = training.train(cfg, tmp_path / "run", progress=False)
+    assert result.step == 3 and result.checkpoint is not None
+    records = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+    assert records and all("nan" not in line.lower() for line in records)

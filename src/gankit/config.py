@@ -40,7 +40,7 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    arch: str = "dcgan"  # mlp | dcgan
+    arch: str = "dcgan"  # mlp | dcgan | infogan (Lucic et al.'s 28 px nets)
     z_dim: int = 100  # noise dimensions
     conditioning: str = (
         "none"  # none | concat (label embedding joined to noise and D input) | projection
@@ -59,8 +59,8 @@ class ModelConfig:
 
 @dataclass
 class LossConfig:
-    loss: str = "ns"  # minimax | ns (non-saturating) | wgan | wgan-gp | hinge
-    gp_weight: float = 10.0  # wgan-gp: lambda of the gradient penalty
+    loss: str = "ns"  # minimax | ns (non-saturating) | wgan | wgan-gp | hinge | lsgan | dragan
+    gp_weight: float = 10.0  # wgan-gp, dragan: lambda of the gradient penalty
     clip_value: float = 0.01  # wgan: critic weights are clipped to [-c, c]
 
 

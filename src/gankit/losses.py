@@ -8,10 +8,11 @@ with ``softplus`` (``-log sigmoid(x) = softplus(-x)``), never Sigmoid + BCE.
 
 Papers: minimax and non-saturating (Goodfellow et al. 2014), WGAN (Arjovsky et
 al. 2017), WGAN-GP (Gulrajani et al. 2017), hinge (Lim & Ye 2017; Miyato et al.
-2018). Stats: ``d_real``/``d_fake`` are mean D outputs (probabilities for the
-two JS objectives, as seed 002's "real/fake score"; raw critic values
-otherwise) and ``distance`` the divergence the objective estimates (seed 003's
-JS and Wasserstein curves).
+2018), LSGAN (Mao et al. 2017) and DRAGAN (Kodali et al. 2017), the last two for
+Lucic et al. (2018)'s comparison. Stats: ``d_real``/``d_fake`` are mean D outputs
+(probabilities for the JS objectives, as seed 002's "real/fake score"; raw D
+values otherwise) and ``distance`` the divergence the objective estimates (seed
+003's JS and Wasserstein curves; LSGAN's output gap, see its class).
 """
 
 from __future__ import annotations
@@ -158,6 +159,22 @@ class WGAN(Loss):
         torch._foreach_clamp_max_(params, self.clip_value)
 
 
+def _per_sample_uniform(loss: Loss, x: Tensor) -> Tensor:
+    """U[0, 1] per sample, shaped to broadcast over ``x`` [B, ...], from the loss's generator."""
+    shape = (x.shape[0],) + (1,) * (x.ndim - 1)
+    # Drawn for the global batch and sliced, so data-parallel ranks match one process.
+    return rand_shard(shape, loss.generator, x.device, loss.shard, dtype=x.dtype)
+
+
+def _gradient_penalty(D: nn.Module, x_hat: Tensor, labels: Tensor | None) -> Tensor:
+    """E (||grad_x D(x_hat)||_2 - 1)^2 at the points ``x_hat`` (WGAN-GP's and DRAGAN's)."""
+    x_hat = x_hat.detach().requires_grad_(True)  # a fresh leaf to differentiate D against
+    out = _logits(D, x_hat, labels)
+    # create_graph: the penalty itself is minimised through these gradients.
+    (grad,) = torch.autograd.grad(out.sum(), x_hat, create_graph=True)
+    return (grad.flatten(1).norm(2, dim=1) - 1).square().mean()
+
+
 @_register
 class WGANGP(Loss):
     """WGAN with a gradient penalty instead of clipping (Gulrajani et al. 2017).
@@ -191,15 +208,9 @@ class WGANGP(Loss):
 
     def penalty(self, D, real: Tensor, fake: Tensor, labels: Tensor | None) -> Tensor:
         """E (||grad_x D(x_hat)||_2 - 1)^2, differentiable w.r.t. D's parameters."""
-        shape = (real.shape[0],) + (1,) * (real.ndim - 1)
-        # Drawn for the global batch and sliced, so data-parallel ranks match one process.
-        alpha = rand_shard(shape, self.generator, real.device, self.shard, dtype=real.dtype)
-        # alpha real + (1 - alpha) fake, a fresh leaf to differentiate D's output against
-        x_hat = torch.lerp(fake.detach(), real.detach(), alpha).requires_grad_(True)
-        out = _logits(D, x_hat, labels)
-        # create_graph: the penalty itself is minimised through these gradients.
-        (grad,) = torch.autograd.grad(out.sum(), x_hat, create_graph=True)
-        return (grad.flatten(1).norm(2, dim=1) - 1).square().mean()
+        alpha = _per_sample_uniform(self, real)
+        # alpha real + (1 - alpha) fake
+        return _gradient_penalty(D, torch.lerp(fake.detach(), real.detach(), alpha), labels)
 
     def g_loss(self, D, fake, labels):
         return _critic_g_loss(D, fake, labels)
@@ -220,6 +231,67 @@ class Hinge(Loss):
     def g_loss(self, D, fake, labels):
         # L_G = -E D(G(z))
         return _critic_g_loss(D, fake, labels)
+
+
+@_register
+class LSGAN(Loss):
+    """Least squares GAN (Mao et al. 2017) with the 0-1 coding (a = 0, b = c = 1).
+
+    D regresses real images to 1 and generated ones to 0; G pulls D(G(z)) to 1. This
+    coding does not estimate a named divergence, so ``distance`` is the output gap
+    E D(x) - E D(G(z)): 1 for a perfect D, 0 when it cannot tell.
+    """
+
+    name = "lsgan"
+
+    def d_loss(self, D, real, fake, labels):
+        # L_D = 1/2 E (D(x) - 1)^2 + 1/2 E D(G(z))^2
+        lr, lf = _logits(D, real, labels), _logits(D, fake, labels)
+        loss = 0.5 * (lr - 1).square().mean() + 0.5 * lf.square().mean()
+        return loss, _critic_stats(lr, lf)
+
+    def g_loss(self, D, fake, labels):
+        # L_G = 1/2 E (D(G(z)) - 1)^2
+        lf = _logits(D, fake, labels)
+        return 0.5 * (lf - 1).square().mean(), {"d_fake_g": lf.mean().detach()}
+
+
+@_register
+class DRAGAN(NonSaturating):
+    """DRAGAN (Kodali et al. 2017): the non-saturating game with a gradient penalty
+    around the real data, where mode collapse starts; G's loss is NS GAN's.
+
+    The penalty points are x + alpha * delta with delta = 0.5 std(x) u, u ~ U[0, 1]
+    per pixel (std over the whole batch) and alpha ~ U[0, 1] per sample, as in the
+    authors' code and Lucic et al.'s (compare_gan). Under data parallelism std(x) is
+    each rank's share of the batch.
+
+    Args:
+        gp_weight: lambda, the weight of the penalty (the paper's 10).
+    """
+
+    name = "dragan"
+
+    def __init__(self, *, gp_weight: float = 10.0):
+        self.gp_weight = gp_weight
+
+    @classmethod
+    def from_config(cls, cfg: LossConfig) -> Loss:
+        return cls(gp_weight=WGANGP.from_config(cfg).gp_weight)  # the same check
+
+    def d_loss(self, D, real, fake, labels):
+        # L_D = E softplus(-D(x)) + E softplus(D(G(z))) + lambda E (||grad D(x_hat)||_2 - 1)^2
+        loss, stats = _js_d_loss(D, real, fake, labels)
+        gp = self.penalty(D, real, labels)
+        stats["gp"] = gp.detach()
+        return loss + self.gp_weight * gp, stats
+
+    def penalty(self, D, real: Tensor, labels: Tensor | None) -> Tensor:
+        """E (||grad D(x + alpha * 0.5 std(x) u)||_2 - 1)^2, differentiable w.r.t. D."""
+        real = real.detach()
+        u = rand_shard(real.shape, self.generator, real.device, self.shard, dtype=real.dtype)
+        delta = 0.5 * real.std() * u
+        return _gradient_penalty(D, real + _per_sample_uniform(self, real) * delta, labels)
 
 
 def build_loss(cfg: LossConfig) -> Loss:

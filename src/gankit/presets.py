@@ -246,3 +246,39 @@ _add(
     ),
     log=LogConfig(sample_every=1280),
 )
+
+# Lucic et al. 2018, "Are GANs Created Equal?": the Fashion-MNIST column -----------
+# Their InfoGAN-style networks (z 64, widths 64/128/1024), batch 64, 20 epochs, Adam
+# (beta2 0.999) for every objective, and each objective's default settings in
+# compare_gan's params.py (learning rate, beta1, D steps, batch norm in D, lambda, clip);
+# `gankit reproduce lucic-fashion` searches around them with `gankit tune`.
+LUCIC_INFOGAN = ModelConfig(
+    arch="infogan", z_dim=64, g_width=64, d_width=64, g_norm="batch", d_norm="batch"
+)
+for _loss, _what, _lr, _beta1, _n_critic, _d_norm, _extra in (
+    ("minimax", "MM GAN (minimax)", 5e-5, 0.0, 1, "batch", {}),
+    ("ns", "NS GAN (non-saturating)", 5e-5, 0.0, 1, "batch", {}),
+    ("lsgan", "LSGAN (least squares)", 2e-4, 0.5, 1, "batch", {}),
+    ("wgan", "WGAN, clipping 0.01", 5e-5, 0.5, 5, "batch", {"clip_value": 0.01}),
+    ("wgan-gp", "WGAN-GP, lambda 10, no norm in D", 1e-4, 0.5, 5, "none", {"gp_weight": 10.0}),
+    ("dragan", "DRAGAN, lambda 10", 1e-4, 0.5, 1, "batch", {"gp_weight": 10.0}),
+    ("hinge", "hinge (not in the paper)", 1e-4, 0.5, 1, "batch", {}),
+):
+    _add(
+        f"lucic-fashion-{_loss}",
+        "lucic",
+        f"InfoGAN-style nets, {_what}, Adam lr {_lr:g} beta1 {_beta1:g}, {_n_critic} D "
+        "step(s), batch 64, 20 epochs",
+        data=FASHION,
+        model=replace(LUCIC_INFOGAN, d_norm=_d_norm),
+        loss=LossConfig(loss=_loss, **_extra),
+        train=TrainConfig(
+            epochs=20,
+            batch_size=64,
+            n_critic=_n_critic,
+            lr_g=_lr,
+            lr_d=_lr,
+            beta1_g=_beta1,
+            beta1_d=_beta1,
+        ),
+    )

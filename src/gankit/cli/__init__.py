@@ -13,9 +13,33 @@ import sys
 
 from gankit.errors import GankitError
 
-from . import classifier, compare, dataset, evaluate, fid, generate, presets, serve, train
+from . import (
+    classifier,
+    compare,
+    dataset,
+    evaluate,
+    fid,
+    generate,
+    presets,
+    reproduce,
+    serve,
+    train,
+    tune,
+)
 
-COMMANDS = (train, generate, evaluate, compare, fid, classifier, serve, dataset, presets)
+COMMANDS = (
+    train,
+    tune,
+    generate,
+    evaluate,
+    compare,
+    fid,
+    classifier,
+    serve,
+    dataset,
+    presets,
+    reproduce,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

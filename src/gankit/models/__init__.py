@@ -11,9 +11,9 @@ integers for the model classes. The contract every family keeps:
 - both expose ``z_dim``, ``img_size``, ``channels``, ``num_classes`` and
   ``conditional``; an unconditional model ignores the labels it is given.
 
-Families: ``mlp`` (Goodfellow et al. 2014) and ``dcgan`` (Radford et al. 2015);
-conditioning ``concat`` (Mirza & Osindero 2014) or ``projection`` (Miyato &
-Koyama 2018).
+Families: ``mlp`` (Goodfellow et al. 2014), ``dcgan`` (Radford et al. 2015) and
+``infogan`` (the 28 px networks of Lucic et al. 2018); conditioning ``concat``
+(Mirza & Osindero 2014) or ``projection`` (Miyato & Koyama 2018).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from torch import nn
 from gankit.config import ModelConfig
 from gankit.errors import GankitError
 from gankit.models.dcgan import DCGANDiscriminator, DCGANGenerator
+from gankit.models.infogan import InfoGANDiscriminator, InfoGANGenerator
 from gankit.models.layers import ACTIVATIONS, CONDITIONINGS, NORMS
 from gankit.models.mlp import MLPDiscriminator, MLPGenerator
 from gankit.registry import Registry, unknown_name_message
@@ -83,6 +84,33 @@ def build_dcgan(
         conditioning=cfg.conditioning,
         width=cfg.d_width,
         max_width=cfg.max_width,
+        norm=cfg.d_norm,
+        act=cfg.d_act,
+        **shared,
+    )
+    return G, D
+
+
+@MODELS.register("infogan")
+def build_infogan(
+    cfg: ModelConfig, *, img_size: int, channels: int, num_classes: int
+) -> tuple[nn.Module, nn.Module]:
+    """Lucic et al.'s InfoGAN-style G and D (see ``gankit.models.infogan``); widths from
+    ``g_width``/``d_width`` (64 = the paper's), ``max_width`` unused."""
+    shared = {"img_size": img_size, "channels": channels, "num_classes": num_classes}
+    G = InfoGANGenerator(
+        z_dim=cfg.z_dim,
+        conditional=cfg.conditioning != "none",
+        embed_dim=cfg.embed_dim,
+        width=cfg.g_width,
+        norm=cfg.g_norm,
+        act=cfg.g_act,
+        **shared,
+    )
+    D = InfoGANDiscriminator(
+        z_dim=cfg.z_dim,
+        conditioning=cfg.conditioning,
+        width=cfg.d_width,
         norm=cfg.d_norm,
         act=cfg.d_act,
         **shared,

@@ -82,11 +82,7 @@ def train_loop(
             checkpoint (lower is better). It may raise ``StopTraining`` to end the run.
     """
     cfg, t, log_cfg = s.cfg, s.cfg.train, s.cfg.log
-    distance_name = (
-        "Wasserstein estimate"
-        if cfg.loss.loss.startswith("wgan")
-        else ("critic gap" if cfg.loss.loss == "hinge" else "Jensen-Shannon estimate")
-    )
+    distance_name = _distance_name(cfg.loss.loss)
     d = s.dist
     tb_dir = run.path / "tensorboard" if _has_tb() and d.main else None
     # Every rank checks its losses; only rank 0 writes them.
@@ -257,6 +253,15 @@ def train_loop(
     if stopped == "interrupted":
         raise Interrupted(result, stop.signum)
     return result
+
+
+def _distance_name(loss: str) -> str:
+    """What the loss's ``distance`` statistic estimates, for the curve's label."""
+    if loss.startswith("wgan"):
+        return "Wasserstein estimate"
+    if loss in ("hinge", "lsgan"):
+        return "critic gap"  # D's mean output on real minus on generated images
+    return "Jensen-Shannon estimate"  # minimax, ns, dragan (an NS GAN plus a penalty)
 
 
 def _should_stop(s: TrainState, stop: _StopFlag, deadline: float) -> bool:
