@@ -95,8 +95,10 @@ def test_a_double_backward_critic_stays_eager_and_says_why():
     assert fast.compile_g and not fast.compile_d
     assert "double backward" in fast.notes[0]
     auto = choose(_cfg().train, "hinge", torch.device("cpu"), D)
-    assert not (auto.compile_g or auto.channels_last)  # auto on the CPU: measured no gain
-    assert choose(_cfg().train, "hinge", torch.device("cuda"), D).channels_last
+    assert auto.channels_last and not auto.compile_g  # measured on the CPU: NHWC pays, compile not
+    assert choose(_cfg().train, "hinge", torch.device("cuda"), D).compile_g
+    mlp_d = torch.nn.Linear(4, 1)
+    assert not choose(_cfg().train, "hinge", torch.device("cpu"), mlp_d).channels_last
 
 
 def test_bad_fast_path_values_are_one_line(tmp_path):

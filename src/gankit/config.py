@@ -84,7 +84,7 @@ class TrainConfig:
         True  # bf16 autocast on CUDA (ignored elsewhere: slower on CPUs without bf16 units)
     )
     compile: str = "auto"  # torch.compile G and D: on | off | auto (= on for CUDA, off on CPU)
-    channels_last: str = "auto"  # conv nets in NHWC memory layout: on | off | auto (see fast.py)
+    channels_last: str = "auto"  # conv nets in NHWC memory layout: on | off | auto (= on)
     max_minutes: float = 0.0  # stop with a checkpoint after this long; 0 = no limit
 
 
