@@ -52,6 +52,14 @@ def test_unknown_keys_in_a_file_are_errors(tmp_path):
         config_io.load(path)
 
 
+def test_a_folder_or_binary_file_given_as_config_is_one_line(tmp_path):
+    with pytest.raises(GankitError, match="cannot read config file"):
+        config_io.load(tmp_path)  # a directory: IsADirectoryError
+    (tmp_path / "c.yaml").write_bytes(b"\xff\xfe\x00bad")
+    with pytest.raises(GankitError, match="cannot read config file"):
+        config_io.load(tmp_path / "c.yaml")
+
+
 def test_field_names_are_unique_across_sections():
     index = config_io.field_index()
     assert index["lr_g"][0] == "train" and index["dataset"][0] == "data"

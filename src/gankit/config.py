@@ -131,17 +131,23 @@ def save(cfg: Config, path: Path) -> None:
     tmp.replace(path)
 
 
-def load(path: Path) -> Config:
+def read_yaml(path: Path, what: str = "config file") -> Any:
+    """The parsed YAML at ``path``; a missing, unreadable or malformed file is one line."""
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text())
+        return yaml.safe_load(path.read_text())
     except FileNotFoundError:
-        raise GankitError(f"no config file at {path} - check the path") from None
+        raise GankitError(f"no {what} at {path} - check the path") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise GankitError(f"cannot read {what} {path} ({e}) - check the path") from None
     except yaml.YAMLError as e:
         raise GankitError(
-            f"{path} is not valid YAML ({str(e).splitlines()[0]}) - fix or remove it"
+            f"{what} {path} is not valid YAML ({str(e).splitlines()[0]}) - fix it"
         ) from None
-    return from_dict(raw or {}, source=str(path))
+
+
+def load(path: Path) -> Config:
+    return from_dict(read_yaml(path) or {}, source=str(path))
 
 
 def from_dict(raw: dict[str, Any], source: str = "config") -> Config:

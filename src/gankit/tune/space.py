@@ -27,7 +27,7 @@ from typing import Any
 import yaml
 
 from gankit import config as config_io
-from gankit.config import Config
+from gankit.config import Config, read_yaml
 from gankit.errors import GankitError
 from gankit.registry import unknown_name_message
 
@@ -82,15 +82,7 @@ def load_space(space: dict | str | Path | None, base: Config) -> Space:
     if isinstance(space, dict):
         return parse_space(space, "space")
     path = Path(space)
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise GankitError(f"no space file at {path} - check the path") from None
-    except yaml.YAMLError as e:
-        raise GankitError(
-            f"space file {path} is not valid YAML ({str(e).splitlines()[0]}) - fix it"
-        ) from None
-    return parse_space(raw, f"space file {path}")
+    return parse_space(read_yaml(path, "space file"), f"space file {path}")
 
 
 def parse_space(raw: Any, source: str = "space") -> Space:
