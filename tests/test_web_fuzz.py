@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from test_web_support import client, make_app, tiny_runs
@@ -39,7 +39,10 @@ values = st.one_of(
     st.floats(allow_nan=True).map(str),
 )
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=10),
+    # Finite floats only: the test client itself cannot encode inf/NaN as JSON (a raw
+    # 'Infinity' body is covered by the binary-body test below).
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=10),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner),
     max_leaves=8,
 )
@@ -96,6 +99,8 @@ def test_post_routes_never_fail_with_500(c, template, part, body):
 
 @settings(max_examples=40, deadline=None)
 @given(body=st.binary(max_size=200), kind=st.sampled_from(["application/json", "text/plain", ""]))
+@example(body=b'{"run": "cond", "questions": Infinity}', kind="application/json")
+@example(body=b'{"run": NaN}', kind="application/json")
 def test_raw_bodies_never_fail_with_500(c, body, kind):
     headers = {"content-type": kind} if kind else {}
     _check(c.post("/api/quiz/sessions", content=body, headers=headers))
