@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from gankit.errors import GankitError
@@ -72,6 +73,7 @@ def create_app(
         app.include_router(module.router)
     app.add_exception_handler(GankitError, _gankit_error)
     app.add_exception_handler(sqlite3.OperationalError, _database_busy)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(RequestGuard, hosts=allowed_hosts(host, extra_hosts))  # outermost
     return app
@@ -81,6 +83,17 @@ async def _gankit_error(request: Request, exc: GankitError) -> JSONResponse:
     headers = {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, Busy) else None
     status = getattr(exc, "status", 400)  # the library's own errors are bad input
     return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers)
+
+
+async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+    # FastAPI's own handler echoes each bad input back, and a JSON body holding NaN or
+    # Infinity (which Python's parser accepts) then fails to encode: a 500. Say where
+    # and what is wrong, without the value.
+    detail = [
+        {"loc": [str(part) for part in e.get("loc", ())], "msg": str(e.get("msg", "invalid"))}
+        for e in exc.errors()
+    ]
+    return JSONResponse({"detail": detail}, status_code=422)
 
 
 async def _database_busy(request: Request, exc: sqlite3.OperationalError) -> JSONResponse:
