@@ -20,7 +20,7 @@ except ImportError:  # the test extra is not installed
     sync_playwright = None
 
 CHROMIUM = Path("/usr/bin/chromium")
-# The launch arguments of shared/env.md: no sandbox (containers), no GPU, nothing fetched.
+# Launch arguments for a headless Debian Chromium: no sandbox (containers), no GPU, nothing fetched.
 ARGS = [
     "--no-sandbox",
     "--disable-gpu",

@@ -5,8 +5,8 @@ Owns ``DOCUMENTS`` (name -> ``Document``) and ``find_document``, which also acce
 document's bare number (``003``). Each experiment is one existing preset (see
 ``gankit.presets``) trained to the document's evaluation points, in the document's
 unit: epochs (000, 001, 002, 004) or iterations = generator steps (003). The numbers
-are copied from ``shared/seeds`` (restated in ``shared/spec/seeds.md``); ``None`` marks
-a point where the document gives no number. No torch here: ``--list`` stays instant.
+are copied from the tables and text of each source document (its ``title``); ``None``
+marks a point where the document gives no number. No torch here: ``--list`` stays instant.
 """
 
 from __future__ import annotations
