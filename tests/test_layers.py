@@ -19,6 +19,7 @@ LAYERS = {
     "run": 2,
     "checkpoint": 2,
     "sampling": 2,
+    "trained": 2,
     "training": 3,
     "metrics": 3,
     "tune": 4,

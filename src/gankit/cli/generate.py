@@ -38,54 +38,40 @@ def add_parser(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from gankit.checkpoint import load_generator
-    from gankit.data import label_index
     from gankit.images import save_grid, save_png
-    from gankit.run import open_run
-    from gankit.sampling import generate, interpolation_inputs, label_grid_inputs, noise
+    from gankit.trained import TrainedGenerator
     from gankit.training import pick_device
 
     if not 1 <= args.n <= 1024:
         raise GankitError(f"--n must be between 1 and 1024, got {args.n}")
     if args.seed < 0:
         raise GankitError("--seed must be 0 or more")
-    run_ = open_run(args.run)
-    G, cfg, state = load_generator(run_, args.checkpoint, pick_device(args.device))
-    names = cfg.data.class_names
-    conditional = cfg.model.conditioning != "none"
-    label = None
-    if args.label is not None:
-        if not conditional:
-            raise GankitError(
-                f"{run_.path} is unconditional (trained without labels) - drop --label"
-            )
-        label = label_index(names, args.label)
+    model = TrainedGenerator.open(args.run, args.checkpoint, str(pick_device(args.device)))
+    names = model.class_names
+    label = model.label(args.label) if args.label is not None else None
 
-    z_dim = cfg.model.z_dim
     if args.interpolate:
-        z = interpolation_inputs(
-            args.seed, args.to_seed if args.to_seed is not None else args.seed + 1, args.n, z_dim
-        )
-        y = torch.full((args.n,), label if label is not None else 0) if conditional else None
+        images = model.interpolate(args.n, seed=args.seed, to_seed=args.to_seed, label=label)
+        y = torch.full((args.n,), label or 0) if model.conditional else None
         nrow, what = args.n, "interpolation"
-    elif conditional and label is None:
-        z, y = label_grid_inputs(len(names), args.n, z_dim, first_seed=args.seed)
+    elif model.conditional and label is None:
+        images = model.per_label(args.n, seed=args.seed)
+        y = torch.arange(len(names)).repeat_interleave(args.n)
         nrow, what = args.n, "per-label"
     else:
-        z = noise(range(args.seed, args.seed + args.n), z_dim)
+        images = model.generate(args.n, labels=label, seed=args.seed)
         y = torch.full((args.n,), label) if label is not None else None
         nrow, what = min(args.n, 8), names[label] if label is not None else "samples"
-    images = generate(G, z, y)
 
-    out = args.out or run_.path / "generated" / f"step{state['step']}_{what}_seed{args.seed}.png"
+    out = args.out or model.run.path / "generated" / f"step{model.step}_{what}_seed{args.seed}.png"
     if out.suffix.lower() == ".png":
         save_grid(images, out, nrow=nrow)
-        print(f"wrote {len(images)} images ({what}, step {state['step']}) to {out}")
+        print(f"wrote {len(images)} images ({what}, step {model.step}) to {out}")
     else:
         for i, image in enumerate(images):
             tag = f"{names[int(y[i])]}_" if y is not None and names else ""
             save_png(
                 image, out / f"{tag}seed{args.seed + i if not args.interpolate else i:05d}.png"
             )
-        print(f"wrote {len(images)} PNG files ({what}, step {state['step']}) to {out}/")
+        print(f"wrote {len(images)} PNG files ({what}, step {model.step}) to {out}/")
     return 0
