@@ -206,3 +206,31 @@ def check_images(net: nn.Module, x: torch.Tensor, labels: torch.Tensor | None) -
     if net.conditional:
         assert labels is not None and labels.shape == (B,), "conditional D needs labels [B]"
     return B
+
+
+class ConditionalBatchNorm2d(nn.Module):
+    """Batch norm whose per-channel gain and bias are looked up per label (de Vries et
+    al. 2017; the class-conditional G of Miyato & Koyama 2018 and BigGAN):
+    ``x [B, C, H, W], labels [B] -> [B, C, H, W]``.
+
+    The gains start at 1 and the biases at 0, so at init it is plain batch norm and
+    the labels enter as training pulls the rows apart.
+
+    Args:
+        features: channels C.
+        num_classes: number of labels.
+    """
+
+    def __init__(self, features: int, num_classes: int):
+        super().__init__()
+        self.norm = nn.BatchNorm2d(features, affine=False)
+        self.gain = nn.Embedding(num_classes, features)
+        self.bias = nn.Embedding(num_classes, features)
+        nn.init.ones_(self.gain.weight)
+        nn.init.zeros_(self.bias.weight)
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        # [B, C] -> [B, C, 1, 1], cast so that bf16 maps stay bf16 under autocast.
+        gain = self.gain(labels)[:, :, None, None].to(x.dtype)
+        bias = self.bias(labels)[:, :, None, None].to(x.dtype)
+        return self.norm(x) * gain + bias
