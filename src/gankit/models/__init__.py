@@ -11,9 +11,10 @@ integers for the model classes. The contract every family keeps:
 - both expose ``z_dim``, ``img_size``, ``channels``, ``num_classes`` and
   ``conditional``; an unconditional model ignores the labels it is given.
 
-Families: ``mlp`` (Goodfellow et al. 2014), ``dcgan`` (Radford et al. 2015) and
-``infogan`` (the 28 px networks of Lucic et al. 2018); conditioning ``concat``
-(Mirza & Osindero 2014) or ``projection`` (Miyato & Koyama 2018).
+Families: ``mlp`` (Goodfellow et al. 2014), ``dcgan`` (Radford et al. 2015),
+``infogan`` (the 28 px networks of Lucic et al. 2018) and ``resnet`` (SNGAN, Miyato
+et al. 2018); conditioning ``concat`` (Mirza & Osindero 2014) or ``projection``
+(Miyato & Koyama 2018). ``describe`` gives any pair's parameters and FLOPs.
 """
 
 from __future__ import annotations
@@ -28,12 +29,14 @@ from gankit.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from gankit.models.infogan import InfoGANDiscriminator, InfoGANGenerator
 from gankit.models.layers import ACTIVATIONS, CONDITIONINGS, NORMS
 from gankit.models.mlp import MLPDiscriminator, MLPGenerator
+from gankit.models.resnet import ResNetDiscriminator, ResNetGenerator, check_norms
+from gankit.models.summary import describe
 from gankit.registry import Registry, unknown_name_message
 
 Builder = Callable[..., tuple[nn.Module, nn.Module]]
 MODELS: Registry[Builder] = Registry("model")
 
-__all__ = ["MODELS", "build_models"]
+__all__ = ["MODELS", "build_models", "describe"]
 
 
 @MODELS.register("mlp")
@@ -113,6 +116,33 @@ def build_infogan(
         width=cfg.d_width,
         norm=cfg.d_norm,
         act=cfg.d_act,
+        **shared,
+    )
+    return G, D
+
+
+@MODELS.register("resnet")
+def build_resnet(
+    cfg: ModelConfig, *, img_size: int, channels: int, num_classes: int
+) -> tuple[nn.Module, nn.Module]:
+    """Residual G and D of SNGAN (see ``gankit.models.resnet``); widths from
+    ``g_width``/``d_width`` capped by ``max_width``; ``g_act``/``d_act`` unused (ReLU)."""
+    check_norms(cfg.g_norm, cfg.d_norm, conditional=cfg.conditioning != "none")
+    shared = {"img_size": img_size, "channels": channels, "num_classes": num_classes}
+    G = ResNetGenerator(
+        z_dim=cfg.z_dim,
+        conditional=cfg.conditioning != "none",
+        width=cfg.g_width,
+        max_width=cfg.max_width,
+        norm=cfg.g_norm,
+        **shared,
+    )
+    D = ResNetDiscriminator(
+        z_dim=cfg.z_dim,
+        conditioning=cfg.conditioning,
+        width=cfg.d_width,
+        max_width=cfg.max_width,
+        norm=cfg.d_norm,
         **shared,
     )
     return G, D

@@ -20,12 +20,15 @@ from torch import nn
 
 from gankit.errors import GankitError
 from gankit.models.layers import (
-    ProjectionHead,
+    LabelEmbedding,
+    LabelMaps,
     activation,
-    dcgan_init_,
+    check_images,
+    check_noise,
     has_bias,
+    init_weights_,
     norm_layer,
-    spectral_norm_,
+    projection_head,
 )
 
 COMMON_SIZES = (28, 32, 64, 128)
@@ -83,7 +86,7 @@ class DCGANGenerator(nn.Module):
         self.z_dim, self.img_size, self.channels = z_dim, img_size, channels
         self.num_classes, self.conditional = num_classes, conditional
         base, n = layout(img_size)
-        self.embed = nn.Embedding(num_classes, embed_dim) if conditional else None
+        self.embed = LabelEmbedding(num_classes, embed_dim) if conditional else None
         z_in = z_dim + (embed_dim if conditional else 0)
         # Hidden stage i (0 = coarsest, base x base) has width * 2^(n-1-i) channels.
         widths = [min(width << (n - 1 - i), max_width) for i in range(n)]
@@ -98,14 +101,12 @@ class DCGANGenerator(nn.Module):
         # state size: [B, width, img_size/2, img_size/2] -> [B, channels, img_size, img_size]
         layers += [nn.ConvTranspose2d(widths[-1], channels, 4, 2, 1), nn.Tanh()]
         self.net = nn.Sequential(*layers)
-        _finish_(self, norm)
+        init_weights_(self, norm)
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        B = z.shape[0]
-        assert z.shape == (B, self.z_dim), f"z: expected [B, {self.z_dim}], got {list(z.shape)}"
+        B = check_noise(self, z, labels)
         if self.embed is not None:
-            assert labels is not None and labels.shape == (B,), "conditional G needs labels [B]"
-            z = torch.cat([z, self.embed(labels)], dim=1)
+            z = self.embed(z, labels)
         x = self.net(z[:, :, None, None])
         assert x.shape == (B, self.channels, self.img_size, self.img_size)
         return x
@@ -148,8 +149,7 @@ class DCGANDiscriminator(nn.Module):
         self.conditional = conditioning != "none"
         base, n = layout(img_size)
         concat = conditioning == "concat"
-        # One learned img_size x img_size map per label, stacked on the image.
-        self.embed = nn.Embedding(num_classes, img_size * img_size) if concat else None
+        self.embed = LabelMaps(num_classes, img_size) if concat else None
         # Stage j (at img_size / 2^(j+1)) has width * 2^j channels.
         widths = [min(width << j, max_width) for j in range(n)]
         # No norm on the first layer, as DCGAN: it would erase the input's scale.
@@ -163,34 +163,18 @@ class DCGANDiscriminator(nn.Module):
         self.features = nn.Sequential(*layers)  # phi(x): [B, widths[-1], base, base]
         # psi(phi), a linear map of the whole base x base map: [B, 1, 1, 1]
         self.head = nn.Conv2d(widths[-1], 1, base, 1, 0)
-        self.project = None
-        if conditioning == "projection":
-            features = widths[-1] * base * base
-            spectral = norm == "spectral"
-            self.project = ProjectionHead(
-                features=features, num_classes=num_classes, spectral=spectral
-            )
-        _finish_(self, norm)
+        self.project = projection_head(
+            conditioning, features=widths[-1] * base * base, num_classes=num_classes, norm=norm
+        )
+        init_weights_(self, norm)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        B = x.shape[0]
-        expected = (B, self.channels, self.img_size, self.img_size)
-        assert x.shape == expected, f"x: expected {list(expected)}, got {list(x.shape)}"
-        if self.conditional:
-            assert labels is not None and labels.shape == (B,), "conditional D needs labels [B]"
+        B = check_images(self, x, labels)
         if self.embed is not None:
-            label_map = self.embed(labels).view(B, 1, self.img_size, self.img_size)
-            x = torch.cat([x, label_map.to(x.dtype)], dim=1)
+            x = self.embed(x, labels)
         phi = self.features(x)
         logits = self.head(phi).reshape(B)
         if self.project is not None:
             logits = logits + self.project(phi.flatten(1), labels)
         assert logits.shape == (B,)
         return logits
-
-
-def _finish_(net: nn.Module, norm: str) -> None:
-    # DCGAN init first: spectral norm estimates sigma from the weights it is given.
-    dcgan_init_(net)
-    if norm == "spectral":
-        spectral_norm_(net)

@@ -24,12 +24,15 @@ from torch import nn
 
 from gankit.errors import GankitError
 from gankit.models.layers import (
-    ProjectionHead,
+    LabelEmbedding,
+    LabelMaps,
     activation,
-    dcgan_init_,
+    check_images,
+    check_noise,
     has_bias,
+    init_weights_,
     norm_layer,
-    spectral_norm_,
+    projection_head,
 )
 
 HIDDEN_PER_WIDTH = 16  # the fully connected layer: 1024 units at width 64
@@ -78,7 +81,7 @@ class InfoGANGenerator(nn.Module):
         self.z_dim, self.img_size, self.channels = z_dim, img_size, channels
         self.num_classes, self.conditional = num_classes, conditional
         self.base = base = check_size(img_size)
-        self.embed = nn.Embedding(num_classes, embed_dim) if conditional else None
+        self.embed = LabelEmbedding(num_classes, embed_dim) if conditional else None
         z_in = z_dim + (embed_dim if conditional else 0)
         hidden, wide, bias = HIDDEN_PER_WIDTH * width, 2 * width, has_bias(norm)
         # state size: [B, z_in] -> [B, 16w] -> [B, 2w * base * base]
@@ -99,14 +102,12 @@ class InfoGANGenerator(nn.Module):
             nn.Tanh(),
         )
         self._wide = wide
-        _finish_(self, norm)
+        init_weights_(self, norm)
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        B = z.shape[0]
-        assert z.shape == (B, self.z_dim), f"z: expected [B, {self.z_dim}], got {list(z.shape)}"
+        B = check_noise(self, z, labels)
         if self.embed is not None:
-            assert labels is not None and labels.shape == (B,), "conditional G needs labels [B]"
-            z = torch.cat([z, self.embed(labels)], dim=1)
+            z = self.embed(z, labels)
         h = self.fc(z).view(B, self._wide, self.base, self.base)
         x = self.deconv(h)
         assert x.shape == (B, self.channels, self.img_size, self.img_size)
@@ -149,7 +150,7 @@ class InfoGANDiscriminator(nn.Module):
         self.conditional = conditioning != "none"
         base = check_size(img_size)
         concat = conditioning == "concat"
-        self.embed = nn.Embedding(num_classes, img_size * img_size) if concat else None
+        self.embed = LabelMaps(num_classes, img_size) if concat else None
         hidden, wide, bias = HIDDEN_PER_WIDTH * width, 2 * width, has_bias(norm)
         self.features = nn.Sequential(
             # No norm on the first layer, as DCGAN: it would erase the input's scale.
@@ -167,33 +168,18 @@ class InfoGANDiscriminator(nn.Module):
             activation(act),
         )  # phi(x)
         self.head = nn.Linear(hidden, 1)  # psi(phi): [B, 1]
-        self.project = None
-        if conditioning == "projection":
-            spectral = norm == "spectral"
-            self.project = ProjectionHead(
-                features=hidden, num_classes=num_classes, spectral=spectral
-            )
-        _finish_(self, norm)
+        self.project = projection_head(
+            conditioning, features=hidden, num_classes=num_classes, norm=norm
+        )
+        init_weights_(self, norm)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        B = x.shape[0]
-        expected = (B, self.channels, self.img_size, self.img_size)
-        assert x.shape == expected, f"x: expected {list(expected)}, got {list(x.shape)}"
-        if self.conditional:
-            assert labels is not None and labels.shape == (B,), "conditional D needs labels [B]"
+        B = check_images(self, x, labels)
         if self.embed is not None:
-            label_map = self.embed(labels).view(B, 1, self.img_size, self.img_size)
-            x = torch.cat([x, label_map.to(x.dtype)], dim=1)
+            x = self.embed(x, labels)
         phi = self.features(x)
         logits = self.head(phi).squeeze(1)
         if self.project is not None:
             logits = logits + self.project(phi, labels)
         assert logits.shape == (B,)
         return logits
-
-
-def _finish_(net: nn.Module, norm: str) -> None:
-    # N(0, 0.02) first: spectral norm estimates sigma from the weights it is given.
-    dcgan_init_(net)
-    if norm == "spectral":
-        spectral_norm_(net)

@@ -1,9 +1,11 @@
 """Building blocks shared by the model families: norms, activations, label inputs.
 
 Owns the meaning of the ``g_norm``/``d_norm`` and ``g_act``/``d_act`` names, the
-DCGAN weight initialisation (Radford et al. 2015, section 4) and the projection
-head of the projection discriminator (Miyato & Koyama 2018, "cGANs with
-Projection Discriminator", eq. 3). Knows nothing about configs or data.
+DCGAN weight initialisation (Radford et al. 2015, section 4), the input checks at
+every model's boundary, the ways labels enter a model (an embedding joined to a
+vector, cGAN of Mirza & Osindero 2014; a label map stacked on the image) and the
+projection head of the projection discriminator (Miyato & Koyama 2018, "cGANs
+with Projection Discriminator", eq. 3). Knows nothing about configs or data.
 """
 
 from __future__ import annotations
@@ -99,6 +101,14 @@ def dcgan_init_(net: nn.Module) -> nn.Module:
     return net
 
 
+def init_weights_(net: nn.Module, norm: str) -> None:
+    """DCGAN init of ``net``, then spectral norm on its weights when ``norm`` asks for it."""
+    # Init first: spectral norm estimates sigma from the weights it is given.
+    dcgan_init_(net)
+    if norm == "spectral":
+        spectral_norm_(net)
+
+
 def spectral_norm_(net: nn.Module) -> nn.Module:
     """Puts spectral normalisation (Miyato et al. 2018) on every conv and linear
     weight of ``net`` in place; label embeddings other than the projection's are
@@ -134,3 +144,93 @@ class ProjectionHead(nn.Module):
     def forward(self, phi: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         # phi: [B, F], labels: [B] -> [B]
         return (self.embed(labels) * phi).sum(dim=1)
+
+
+def projection_head(
+    conditioning: str, *, features: int, num_classes: int, norm: str
+) -> ProjectionHead | None:
+    """D's ``ProjectionHead`` on ``features``-wide phi under projection conditioning, else
+    None; spectral-normalised along with the rest of D."""
+    if conditioning != "projection":
+        return None
+    return ProjectionHead(features=features, num_classes=num_classes, spectral=norm == "spectral")
+
+
+class LabelEmbedding(nn.Embedding):
+    """A learned vector per label joined to a vector input (cGAN, Mirza & Osindero 2014):
+    ``h [B, F], labels [B] -> [B, F + embedding_dim]``.
+
+    A subclass of ``nn.Embedding``, not a wrapper, so that its one parameter keeps
+    the name ``embed.weight`` that saved checkpoints use.
+    """
+
+    def forward(self, h: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return torch.cat([h, super().forward(labels)], dim=1)
+
+
+class LabelMaps(nn.Embedding):
+    """One learned ``img_size`` x ``img_size`` map per label, stacked on the image as an
+    extra channel: ``x [B, C, H, W], labels [B] -> [B, C + 1, H, W]``.
+
+    Args:
+        num_classes: number of labels.
+        img_size: side of the images the maps join.
+    """
+
+    def __init__(self, num_classes: int, img_size: int):
+        super().__init__(num_classes, img_size * img_size)
+        self.img_size = img_size
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        label_map = super().forward(labels).view(x.shape[0], 1, self.img_size, self.img_size)
+        # The maps are float32; under autocast the image may be bf16.
+        return torch.cat([x, label_map.to(x.dtype)], dim=1)
+
+
+def check_noise(net: nn.Module, z: torch.Tensor, labels: torch.Tensor | None) -> int:
+    """Asserts G's inputs: ``z [B, net.z_dim]`` and, when conditional, ``labels [B]``.
+    Returns B."""
+    B = z.shape[0]
+    assert z.shape == (B, net.z_dim), f"z: expected [B, {net.z_dim}], got {list(z.shape)}"
+    if net.conditional:
+        assert labels is not None and labels.shape == (B,), "conditional G needs labels [B]"
+    return B
+
+
+def check_images(net: nn.Module, x: torch.Tensor, labels: torch.Tensor | None) -> int:
+    """Asserts D's inputs: ``x [B, net.channels, net.img_size, net.img_size]`` and, when
+    conditional, ``labels [B]``. Returns B."""
+    B = x.shape[0]
+    expected = (B, net.channels, net.img_size, net.img_size)
+    assert x.shape == expected, f"x: expected {list(expected)}, got {list(x.shape)}"
+    if net.conditional:
+        assert labels is not None and labels.shape == (B,), "conditional D needs labels [B]"
+    return B
+
+
+class ConditionalBatchNorm2d(nn.Module):
+    """Batch norm whose per-channel gain and bias are looked up per label (de Vries et
+    al. 2017; the class-conditional G of Miyato & Koyama 2018 and BigGAN):
+    ``x [B, C, H, W], labels [B] -> [B, C, H, W]``.
+
+    The gains start at 1 and the biases at 0, so at init it is plain batch norm and
+    the labels enter as training pulls the rows apart.
+
+    Args:
+        features: channels C.
+        num_classes: number of labels.
+    """
+
+    def __init__(self, features: int, num_classes: int):
+        super().__init__()
+        self.norm = nn.BatchNorm2d(features, affine=False)
+        self.gain = nn.Embedding(num_classes, features)
+        self.bias = nn.Embedding(num_classes, features)
+        nn.init.ones_(self.gain.weight)
+        nn.init.zeros_(self.bias.weight)
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        # [B, C] -> [B, C, 1, 1], cast so that bf16 maps stay bf16 under autocast.
+        gain = self.gain(labels)[:, :, None, None].to(x.dtype)
+        bias = self.bias(labels)[:, :, None, None].to(x.dtype)
+        return self.norm(x) * gain + bias

@@ -16,7 +16,16 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from gankit.models.layers import ProjectionHead, activation, has_bias, norm_layer, spectral_norm_
+from gankit.models.layers import (
+    LabelEmbedding,
+    activation,
+    check_images,
+    check_noise,
+    has_bias,
+    norm_layer,
+    projection_head,
+    spectral_norm_,
+)
 
 
 class MLPGenerator(nn.Module):
@@ -48,7 +57,7 @@ class MLPGenerator(nn.Module):
         super().__init__()
         self.z_dim, self.img_size, self.channels = z_dim, img_size, channels
         self.num_classes, self.conditional = num_classes, conditional
-        self.embed = nn.Embedding(num_classes, embed_dim) if conditional else None
+        self.embed = LabelEmbedding(num_classes, embed_dim) if conditional else None
         width = z_dim + (embed_dim if conditional else 0)
         layers: list[nn.Module] = []
         for h in hidden:
@@ -63,11 +72,9 @@ class MLPGenerator(nn.Module):
             spectral_norm_(self.net)
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        B = z.shape[0]
-        assert z.shape == (B, self.z_dim), f"z: expected [B, {self.z_dim}], got {list(z.shape)}"
+        B = check_noise(self, z, labels)
         if self.embed is not None:
-            assert labels is not None and labels.shape == (B,), "conditional G needs labels [B]"
-            z = torch.cat([z, self.embed(labels)], dim=1)
+            z = self.embed(z, labels)
         return self.net(z).view(B, self.channels, self.img_size, self.img_size)
 
 
@@ -106,7 +113,7 @@ class MLPDiscriminator(nn.Module):
         self.conditioning = conditioning
         self.conditional = conditioning != "none"
         concat = conditioning == "concat"
-        self.embed = nn.Embedding(num_classes, embed_dim) if concat else None
+        self.embed = LabelEmbedding(num_classes, embed_dim) if concat else None
         width = channels * img_size * img_size + (embed_dim if concat else 0)
         layers: list[nn.Module] = []
         for i, h in enumerate(hidden):
@@ -118,25 +125,18 @@ class MLPDiscriminator(nn.Module):
             width = h
         self.features = nn.Sequential(*layers)  # phi(x): [B, width]
         self.head = nn.Linear(width, 1)  # psi(phi): [B, 1]
-        self.project = None
-        if conditioning == "projection":
-            spectral = norm == "spectral"
-            self.project = ProjectionHead(
-                features=width, num_classes=num_classes, spectral=spectral
-            )
+        self.project = projection_head(
+            conditioning, features=width, num_classes=num_classes, norm=norm
+        )
         if norm == "spectral":
             spectral_norm_(self.features)
             spectral_norm_(self.head)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        B = x.shape[0]
-        expected = (B, self.channels, self.img_size, self.img_size)
-        assert x.shape == expected, f"x: expected {list(expected)}, got {list(x.shape)}"
-        if self.conditional:
-            assert labels is not None and labels.shape == (B,), "conditional D needs labels [B]"
+        B = check_images(self, x, labels)
         h = x.flatten(1)  # [B, C*H*W]; a copy in (C, H, W) order for channels_last inputs
         if self.embed is not None:
-            h = torch.cat([h, self.embed(labels)], dim=1)
+            h = self.embed(h, labels)
         phi = self.features(h)
         logits = self.head(phi).squeeze(1)
         if self.project is not None:
