@@ -87,11 +87,9 @@ async def quiz_question_page(
 ):
     quiz = services(request).quiz
     session = await run_in_threadpool(quiz.session, sid)
-    last = (
-        ""
-        if found is None
-        else f"<p>Last question: you found {found} of the {GENERATED} generated.</p>"
-    )
+    last = ""
+    if found is not None:
+        last = f"<p>Last question: you found {found} of the {GENERATED} generated.</p>"
     if session.done:
         return layout("Test finished", last + _finished(session))
     question, _ = await quiz.next_question(sid)
@@ -113,15 +111,18 @@ async def quiz_question_page(
     return _with_cookie(layout(f"Question {question.number}", body, QUESTION_JS), client)
 
 
-QUESTION_JS = """
+QUESTION_JS = (
+    f"const GENERATED = {GENERATED};"
+    + """
 const boxes = [...document.querySelectorAll('input[name=generated]')];
 const submit = document.getElementById('submit');
 boxes.forEach((b) => b.addEventListener('change', () => {
   const marked = boxes.filter((x) => x.checked);
-  if (marked.length > 2) b.checked = false;  // two at most: the newest click is undone
-  submit.disabled = boxes.filter((x) => x.checked).length !== 2;
+  if (marked.length > GENERATED) b.checked = false;  // no more: the newest click is undone
+  submit.disabled = boxes.filter((x) => x.checked).length !== GENERATED;
 }));
 """
+)
 
 
 def _finished(session: Session) -> str:
