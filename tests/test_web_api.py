@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import base64
 import io
@@ -9,12 +10,14 @@ import os
 import shutil
 import threading
 import time
+from pathlib import Path
 
 import httpx
 import numpy as np
 import pytest
 from PIL import Image
 
+import gankit.web
 from gankit.web.errors import Busy
 from gankit.web.models import Engine
 from test_web_support import client, get_request, live_server, make_app, raw_requests, tiny_runs
@@ -199,3 +202,35 @@ def test_a_thousand_requests_at_once_get_200_or_503_never_500(runs, tmp_path):
     assert set(statuses) <= {200, 503} and 3 <= statuses.count(200) < 200
     busy = next(text for status, text in responses if status == 503)
     assert b"retry-after: 1" in busy.lower() and b'{"detail":"the server is busy' in busy
+
+
+def test_a_bad_parameter_is_refused_before_anything_is_generated(runs, tmp_path):
+    app = make_app(runs, tmp_path / "q.sqlite")
+    engine, calls = app.state.services.engine, []
+    engine.images = lambda *args: calls.append(args)
+    with client(app) as c:
+        assert c.get("/api/runs/cond/generate.png?count=2&scale=9").status_code == 422
+        assert c.get("/api/runs/nope/generate.png?scale=9").status_code == 422
+    assert calls == []
+
+
+def test_the_views_do_not_import_each_other():
+    """Pages and API are two views over the quiz rules and the catalogue, side by side."""
+    web = Path(gankit.web.__file__).parent
+    views = {"api": {"api", "schemas"}, "pages": {"pages", "quiz_pages"}}
+    for view, modules in views.items():
+        other = set().union(*(m for v, m in views.items() if v != view))
+        for module in modules:
+            tree = ast.parse((web / f"{module}.py").read_text())
+            imported = {
+                node.module.removeprefix("gankit.web.")
+                for node in ast.walk(tree)
+                if isinstance(node, ast.ImportFrom) and node.module
+            }
+            imported |= {
+                alias.name
+                for node in ast.walk(tree)
+                if isinstance(node, ast.ImportFrom) and node.module == "gankit.web"
+                for alias in node.names
+            }
+            assert not imported & other, (module, imported & other)

@@ -150,7 +150,7 @@ def test_a_whole_human_test_and_its_result(page, base, app, tmp_path):
     cells = row.locator("td").all_inner_texts()
     assert cells[:4] == ["cond", "4", "5", "1"]  # run, checkpoint, answers, sessions
     assert float(cells[5].rstrip("%")) == pytest.approx(mine, abs=0.01)
-    [stored] = app.state.services.store.results()
+    [stored] = app.state.services.quiz.store.results()
     assert stored.answers == 5 and stored.generated_shown == 10
     assert "72.22%" in page.inner_text("main")  # seed 003's numbers beside ours
     page.screenshot(path=str(tmp_path / "results.png"), full_page=True)

@@ -11,8 +11,10 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
+from gankit.reproduce import find_document
 from gankit.web.errors import Conflict, NotFound, Unprocessable
-from gankit.web.quiz import QuizStore, check_marked, wilson
+from gankit.web.quiz import Result, check_marked, error_rate, reference_003, wilson
+from gankit.web.quiz_store import QuizStore
 from test_web_support import SAME_ORIGIN, client, live_server, make_app, tiny_runs
 
 PNGS = [b"png0", b"png1", b"png2", b"png3"]
@@ -106,7 +108,7 @@ def test_csv_has_every_answer(store):
 def test_fifty_concurrent_answers_keep_the_database_consistent(runs, tmp_path):
     """50 questions, each answered by two clients at once over HTTP: exactly one wins."""
     app = make_app(runs, tmp_path / "q.sqlite")
-    store = app.state.services.store
+    store = app.state.services.quiz.store
     questions = []
     for _ in range(50):
         sid = store.start_session("cond", 4, 1).id
@@ -201,3 +203,30 @@ def test_page_flow_with_forms(runs, tmp_path):
         assert "cond" in results and "72.22%" in results and "answers.csv" in results
         bad = {"csrf": token, "question": qid, "generated": ["x", "1"]}
         assert c.post(f"{page_url}/answer", data=bad, headers=SAME_ORIGIN).status_code == 422
+
+
+def test_seed_003_rates_are_the_reproduction_catalogues(runs, tmp_path):
+    """The web shows the one table of seed 003's rates, under its questionnaire's names."""
+    reference = reference_003()
+    experiments = find_document("003").experiments
+    assert sum(len(rates) for rates in reference.values()) == len(experiments) == 12
+    shown = sorted(rate for rates in reference.values() for rate in rates.values())
+    assert shown == sorted(e.reported["human_error_rate"] for e in experiments)
+    assert list(reference) == ["GAN", "DCGAN", "WGAN", "WGAN-GP"]
+    assert reference["DCGAN"] == {"MNIST": 44.44, "NLVR": 13.89, "flowers": 27.78}
+    with client(make_app(runs, tmp_path / "q.sqlite")) as c:
+        page = c.get("/results").text
+    assert all(f"<td>{rate:.2f}%</td>" in page for rate in shown)
+    assert f"reported up to {max(shown):.2f}%" in page
+
+
+def test_one_error_rate_for_a_session_and_its_results(store):
+    session = store.start_session("r", 2, 3)
+    assert session.error_rate is None and session.generated_shown == 0
+    for real, marked in [((0, 1), [2, 3]), ((0, 1), [0, 2])]:  # found 2, then 1
+        answer = store.answer(_question(store, session.id, real).id, marked)
+    assert answer.found == 1 and answer.missed == 1
+    session, [result] = store.session(session.id), store.results()
+    assert session.generated_shown == result.generated_shown == 4
+    assert session.error_rate == result.error_rate == error_rate(1, 2) == 0.25
+    assert Result.of("r", 2, 2, 1, 1) == result

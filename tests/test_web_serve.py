@@ -15,6 +15,7 @@ import pytest
 from gankit.cli import serve
 from gankit.errors import GankitError
 from gankit.web.catalog import Catalog, default_db, find_runs
+from gankit.web.errors import NotFound
 from test_web_support import tiny_runs
 
 SERVE = (
@@ -121,3 +122,12 @@ def test_a_taken_port_is_one_clear_line(runs, tmp_path):
         port = taken.getsockname()[1]
         with pytest.raises(GankitError, match=f"cannot serve on 127.0.0.1:{port}"):
             serve.bind("127.0.0.1", port)
+
+
+def test_ready_runs_are_those_with_a_checkpoint(runs, tmp_path):
+    assert [r.id for r in Catalog([runs]).ready()] == ["cond", "cond-2", "uncond"]
+    shutil.copytree(runs / "empty", tmp_path / "empty")
+    catalog = Catalog([tmp_path])
+    assert catalog.ready() == []
+    with pytest.raises(NotFound, match="no served run has a checkpoint yet"):
+        catalog.require_ready()

@@ -1,7 +1,7 @@
 """The JSON / PNG API under ``/api``: runs, generation, interpolation and the human test.
 
-Owns: the routes, their parameter bounds, and turning library results into
-responses. Every slow step (loading, generating) goes through the engine's
+Owns: the routes and turning library results into responses; the parameter
+bounds are ``params``', the human test's rules ``quiz``'s. Every slow step (loading, generating) goes through the engine's
 bounded pool; database calls run in FastAPI's thread pool (plain ``def``
 routes), so the event loop never waits on either.
 """
@@ -9,40 +9,38 @@ routes), so the event loop never waits on either.
 from __future__ import annotations
 
 import base64
-import random
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse, Response
-from starlette.concurrency import run_in_threadpool
 
 from gankit.config import dump_yaml
 from gankit.data import label_index
 from gankit.errors import GankitError
 from gankit.web import schemas as s
 from gankit.web.catalog import ServedRun
-from gankit.web.errors import Conflict, NotFound, Unprocessable
+from gankit.web.errors import NotFound, Unprocessable
 from gankit.web.models import grid_png, png_bytes
-from gankit.web.quiz import REFERENCE_003, Question, Session
-from gankit.web.security import check_id, require_json
+from gankit.web.params import (
+    DEFAULT_COUNT,
+    DEFAULT_FRAMES,
+    MAX_FRAMES,
+    MAX_SCALE,
+    MAX_SEED,
+    Checkpoint,
+    Count,
+    Id,
+    Label,
+    RunId,
+    Seed,
+)
+from gankit.web.quiz import DEFINITION, Question, Session, reference_003
+from gankit.web.security import require_json
 from gankit.web.services import Services, Svc, services
 
 router = APIRouter(prefix="/api")
 PNG = {200: {"content": {"image/png": {}}, "description": "a PNG image"}}
-# Annotated parameter types: FastAPI copies these per route (a shared Query() object is not).
-RunId = Annotated[str, Path(max_length=100, description="a run id from /api/runs")]
-Checkpoint = Annotated[str, Query(max_length=20, description="'latest', 'best' or a step number")]
-Label = Annotated[
-    str | None, Query(max_length=64, description="class index or name (conditional runs only)")
-]
-Id = Annotated[str, Path(max_length=100, description="an opaque id the API gave out")]
-Seed = Annotated[int, Query(ge=0, le=s.MAX_SEED, description="image i uses seed + i")]
-Count = Annotated[int, Query(ge=1, le=s.MAX_COUNT, description="how many images")]
-DEFINITION = (
-    "human error rate = generated images not marked as generated / generated images shown "
-    "(each question: 4 images, 2 real and 2 generated; the person marks 2); 95% Wilson "
-    "score interval on these image-level counts"
-)
 
 
 def resolve_label(served: ServedRun, label: str | None) -> int | None:
@@ -122,52 +120,63 @@ def report(run_id: RunId, svc: Svc):
 # --- generation ---
 
 
-@router.get("/runs/{run_id}/generate", response_model=s.GenerateOut, tags=["generate"])
-async def generate_json(
-    request: Request,
+@dataclass(frozen=True)
+class GridQuery:
+    """What both generate routes are asked: run, checkpoint, label, how many, first seed."""
+
+    run_id: str
+    checkpoint: str
+    label: str | None
+    count: int
+    seed: int
+
+
+def grid_query(
     run_id: RunId,
     checkpoint: Checkpoint = "latest",
     label: Label = None,
-    count: Count = 16,
+    count: Count = DEFAULT_COUNT,
     seed: Seed = 0,
-):
+) -> GridQuery:
+    # Only gathers: a dependency that looked runs up or generated would do so before the
+    # route's own parameters are validated.
+    return GridQuery(run_id, checkpoint, label, count, seed)
+
+
+GridParams = Annotated[GridQuery, Depends(grid_query)]
+
+
+@router.get("/runs/{run_id}/generate", response_model=s.GenerateOut, tags=["generate"])
+async def generate_json(request: Request, query: GridParams):
     """``count`` images (image i from seed ``seed + i``) as base64 PNGs, and their grid."""
-    svc = services(request)
-    served, step, index = _generation_inputs(svc, run_id, checkpoint, label)
-    images = await svc.engine.run(svc.engine.images, served, step, count, seed, index)
-    query = request.url.query
+    served, step, index, images = await _grid_images(services(request), query)
+    url_query = request.url.query
     return s.GenerateOut(
         run=served.id,
         checkpoint=step,
-        seed=seed,
-        count=count,
+        seed=query.seed,
+        count=query.count,
         label=index,
         label_name=None if index is None else served.class_names[index],
         grid_png_base64=_b64(grid_png(images)),
         images_png_base64=[_b64(png_bytes(image)) for image in images],
-        grid_url=f"/api/runs/{served.id}/generate.png" + (f"?{query}" if query else ""),
+        grid_url=f"/api/runs/{served.id}/generate.png" + (f"?{url_query}" if url_query else ""),
     )
 
 
 @router.get("/runs/{run_id}/generate.png", responses=PNG, tags=["generate"])
 async def generate_png(
     request: Request,
-    run_id: RunId,
-    checkpoint: Checkpoint = "latest",
-    label: Label = None,
-    count: Count = 16,
-    seed: Seed = 0,
-    scale: int = Query(1, ge=1, le=8, description="enlarge without smoothing"),
+    query: GridParams,
+    scale: int = Query(1, ge=1, le=MAX_SCALE, description="enlarge without smoothing"),
     download: bool = Query(False, description="send as a file to save"),
 ):
     """The grid of ``count`` images as one PNG, 8 per row."""
-    svc = services(request)
-    served, step, index = _generation_inputs(svc, run_id, checkpoint, label)
-    images = await svc.engine.run(svc.engine.images, served, step, count, seed, index)
+    served, step, index, images = await _grid_images(services(request), query)
     headers = {"Cache-Control": "private, max-age=300"}  # same inputs, same images
     if download:
         what = "balanced" if index is None else served.class_names[index]
-        name = f"{served.id}_step{step}_{what}_seed{seed}_n{count}.png"
+        name = f"{served.id}_step{step}_{what}_seed{query.seed}_n{query.count}.png"
         headers["Content-Disposition"] = f'attachment; filename="{name}"'
     return Response(grid_png(images, scale), media_type="image/png", headers=headers)
 
@@ -178,9 +187,9 @@ async def interpolate(
     run_id: RunId,
     checkpoint: Checkpoint = "latest",
     label: Label = None,
-    seed_a: Annotated[int, Query(ge=0, le=s.MAX_SEED)] = 0,
-    seed_b: Annotated[int, Query(ge=0, le=s.MAX_SEED)] = 1,
-    frames: int = Query(16, ge=2, le=s.MAX_FRAMES),
+    seed_a: Annotated[int, Query(ge=0, le=MAX_SEED)] = 0,
+    seed_b: Annotated[int, Query(ge=0, le=MAX_SEED)] = 1,
+    frames: int = Query(DEFAULT_FRAMES, ge=2, le=MAX_FRAMES),
 ):
     """``frames`` images walking from seed_a's noise to seed_b's (conditional: one label)."""
     svc = services(request)
@@ -201,11 +210,17 @@ def _generation_inputs(svc: Services, run_id: str, checkpoint: str, label: str |
     return served, served.checkpoint(checkpoint), resolve_label(served, label)
 
 
+async def _grid_images(svc: Services, query: GridQuery):
+    """(run, step, label index, images) for a generate request; the images from the pool."""
+    served, step, index = _generation_inputs(svc, query.run_id, query.checkpoint, query.label)
+    job = (served, step, query.count, query.seed, index)
+    return served, step, index, await svc.engine.run(svc.engine.images, *job)
+
+
 # --- the human test ---
 
 
 def session_out(session: Session) -> s.SessionOut:
-    rate = session.missed / (2 * session.answered) if session.answered else None
     return s.SessionOut(
         id=session.id,
         run=session.run,
@@ -214,7 +229,7 @@ def session_out(session: Session) -> s.SessionOut:
         asked=session.asked,
         answered=session.answered,
         done=session.done,
-        error_rate=rate,
+        error_rate=session.error_rate,
         page_url=f"/quiz/{session.id}",
     )
 
@@ -230,34 +245,6 @@ def question_out(question: Question, of: int) -> s.QuestionOut:
     )
 
 
-def start_session(svc: Services, run: str | None, checkpoint: str, questions: int, client: str):
-    """A new session on ``run`` (one with checkpoints, at random, when not given)."""
-    if not run:
-        ready = [r.id for r in svc.catalog if r.run.checkpoint_steps()]
-        if not ready:
-            raise NotFound("no served run has a checkpoint yet - train one first")
-        run = random.choice(ready)
-    served = svc.catalog.get(run)
-    return svc.store.start_session(served.id, served.checkpoint(checkpoint), questions, client)
-
-
-async def next_question(svc: Services, sid: str) -> tuple[Question, Session]:
-    """The session's open question, or a new one made in the pool (409 once all are answered).
-
-    The database calls run in the thread pool too: one can wait for the write lock.
-    """
-    session = await run_in_threadpool(svc.store.session, check_id(sid, "test session"))
-    question = await run_in_threadpool(svc.store.open_question, sid)
-    if question is not None:
-        return question, session
-    if session.done:
-        raise Conflict(f"all {session.questions} questions of this session are answered")
-    served = svc.catalog.get(session.run)
-    made = await svc.engine.run(svc.engine.quiz_images, served, session.checkpoint)
-    job = (sid, made.pngs, made.real_positions, made.sources)
-    return await run_in_threadpool(svc.store.add_question, *job), session
-
-
 @router.post(
     "/quiz/sessions",
     response_model=s.SessionOut,
@@ -265,25 +252,25 @@ async def next_question(svc: Services, sid: str) -> tuple[Question, Session]:
     tags=["human test"],
 )
 def create_session(body: s.StartIn, svc: Svc):
-    return session_out(start_session(svc, body.run, body.checkpoint, body.questions, "api"))
+    return session_out(svc.quiz.start(body.run, body.checkpoint, body.questions, "api"))
 
 
 @router.get("/quiz/sessions/{sid}", response_model=s.SessionOut, tags=["human test"])
 def get_session(sid: Id, svc: Svc):
-    return session_out(svc.store.session(check_id(sid, "test session")))
+    return session_out(svc.quiz.session(sid))
 
 
 @router.post("/quiz/sessions/{sid}/question", response_model=s.QuestionOut, tags=["human test"])
 async def session_question(request: Request, sid: Id):
     """The question to answer now: the open one, or the next (made on demand)."""
-    question, session = await next_question(services(request), sid)
+    question, session = await services(request).quiz.next_question(sid)
     return question_out(question, session.questions)
 
 
 @router.get("/quiz/images/{token}.png", responses=PNG, tags=["human test"])
 def quiz_image(token: Id, svc: Svc):
-    png = svc.store.image(check_id(token, "image"))
-    return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
+    headers = {"Cache-Control": "private, max-age=3600"}
+    return Response(svc.quiz.image(token), media_type="image/png", headers=headers)
 
 
 @router.post(
@@ -294,24 +281,20 @@ def quiz_image(token: Id, svc: Svc):
 )
 def answer(body: s.AnswerIn, qid: Id, svc: Svc):
     """Records which two positions are thought generated; once per question (else 409)."""
-    return s.AnswerOut(**vars(svc.store.answer(check_id(qid, "question"), body.generated)))
+    return s.AnswerOut(**vars(svc.quiz.answer(qid, body.generated)))
 
 
 @router.get("/quiz/results", response_model=s.ResultsOut, tags=["human test"])
 def results(svc: Svc):
-    reference = {
-        model: dict(zip(("MNIST", "NLVR", "flowers"), rates))
-        for model, rates in REFERENCE_003.items()
-    }
-    rows = [vars(r) for r in svc.store.results()]
-    return s.ResultsOut(definition=DEFINITION, results=rows, reference_003=reference)
+    rows = [vars(r) for r in svc.quiz.results()]
+    return s.ResultsOut(definition=DEFINITION, results=rows, reference_003=reference_003())
 
 
 @router.get("/quiz/answers.csv", response_class=PlainTextResponse, tags=["human test"])
 def answers_csv(svc: Svc):
     """Every answer as CSV: session, question, run, checkpoint, positions, missed, seconds."""
     return Response(
-        svc.store.answers_csv(),
+        svc.quiz.store.answers_csv(),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="gankit-human-test.csv"'},
     )

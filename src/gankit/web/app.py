@@ -22,7 +22,8 @@ from gankit.web import api, pages, quiz_pages
 from gankit.web.catalog import Catalog, default_db
 from gankit.web.errors import Busy
 from gankit.web.models import Engine
-from gankit.web.quiz import QuizStore
+from gankit.web.quiz import Quiz
+from gankit.web.quiz_store import QuizStore
 from gankit.web.security import Csrf, RequestGuard, SecurityHeaders, allowed_hosts
 from gankit.web.services import Services
 
@@ -49,14 +50,12 @@ def create_app(
         workers, queue: generations at once, and waiting; beyond both -> 503.
         cache_size: generators kept loaded.
     """
-    services = Services(
-        catalog=Catalog(paths),
-        engine=Engine(
-            device=str(pick_device(device)), workers=workers, queue=queue, cache_size=cache_size
-        ),
-        store=QuizStore(db or default_db(paths)),
-        csrf=Csrf(),
+    catalog = Catalog(paths)
+    engine = Engine(
+        device=str(pick_device(device)), workers=workers, queue=queue, cache_size=cache_size
     )
+    quiz = Quiz(catalog, engine, QuizStore(db or default_db(paths)))
+    services = Services(catalog=catalog, engine=engine, quiz=quiz, csrf=Csrf())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

@@ -112,6 +112,17 @@ class Catalog:
     def ids(self) -> list[str]:
         return list(self._runs)
 
+    def ready(self) -> list[ServedRun]:
+        """The runs with a complete checkpoint (the ones that can generate), in order."""
+        return [served for served in self if served.run.checkpoint_steps()]
+
+    def require_ready(self) -> list[ServedRun]:
+        """``ready()``, or 404 when no run has a checkpoint yet."""
+        ready = self.ready()
+        if not ready:
+            raise NotFound("no served run has a checkpoint yet - train one first")
+        return ready
+
     def get(self, run_id: str) -> ServedRun:
         check_id(run_id, "run")
         try:

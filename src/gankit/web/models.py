@@ -42,15 +42,6 @@ class Loaded:
     step: int
 
 
-@dataclass(frozen=True)
-class QuizImages:
-    """The four images of one question, in the order shown, and which of them are real."""
-
-    pngs: list[bytes]
-    real_positions: tuple[int, int]
-    sources: list[str]  # per position, for the record: "real test[123]" / "generated seed 7 ..."
-
-
 class Engine:
     """Generators and real data loaded on demand, and the bounded pool that uses them.
 
@@ -134,35 +125,31 @@ class Engine:
         z = interpolation_inputs(seeds[0], seeds[1], frames, loaded.cfg.model.z_dim)
         return generate(loaded.G, z, self._labels(served, frames, label, balanced=False))
 
-    def quiz_images(self, served: ServedRun, step: int) -> QuizImages:
-        """Two held-out real images and two generated ones, shuffled.
+    def quiz_images(
+        self, served: ServedRun, step: int, real: int, generated: int, rng: random.Random
+    ) -> tuple[list[torch.Tensor], list[str]]:
+        """``real`` held-out real images, then ``generated`` generated ones, and their sources.
 
-        The generated images take the labels of two further random real images, so both
-        pairs follow the data's class mix.
+        The generated images take the labels of further random real images, so both
+        groups follow the data's class mix.
         """
-        rng = random.SystemRandom()
         loaded, data = self.generator(served, step), self.real_data(served)
         n = len(data.images)
-        real_idx = rng.sample(range(n), 2)
-        seeds = [rng.randrange(2**31) for _ in range(2)]
+        real_idx = rng.sample(range(n), real)
+        seeds = [rng.randrange(2**31) for _ in range(generated)]
         labels = None
         if served.conditional and data.labels is not None:
-            labels = data.labels[[rng.randrange(n) for _ in range(2)]]
+            labels = data.labels[[rng.randrange(n) for _ in range(generated)]]
         fake = generate(loaded.G, noise(seeds, loaded.cfg.model.z_dim), labels)
-        real = data.images[real_idx]
-        if real.shape[1:] != fake.shape[1:]:
+        reals = data.images[real_idx]
+        if reals.shape[1:] != fake.shape[1:]:
             raise GankitError(
-                f"run {served.id}: its data now loads as {tuple(real.shape[1:])} but the model "
+                f"run {served.id}: its data now loads as {tuple(reals.shape[1:])} but the model "
                 f"makes {tuple(fake.shape[1:])} - the dataset changed since training"
             )
-        order = rng.sample(range(4), 4)  # order[k] = which image (0, 1 real; 2, 3 fake) goes at k
-        images = [real[0], real[1], fake[0], fake[1]]
         names = [f"real test[{i}]" for i in real_idx]
         names += [f"generated seed {s}" + _label_note(labels, j) for j, s in enumerate(seeds)]
-        real_positions = tuple(sorted(k for k, which in enumerate(order) if which < 2))
-        return QuizImages(
-            [png_bytes(images[w]) for w in order], real_positions, [names[w] for w in order]
-        )
+        return [*reals, *fake], names
 
     def _labels(self, served: ServedRun, count: int, label: int | None, *, balanced: bool):
         if not served.conditional:

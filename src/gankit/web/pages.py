@@ -13,12 +13,25 @@ import json
 import secrets
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from gankit.config import dump_yaml
-from gankit.web.catalog import ServedRun
+from gankit.web.catalog import Catalog, ServedRun
 from gankit.web.errors import NotFound
+from gankit.web.params import (
+    DEFAULT_COUNT,
+    DEFAULT_FRAMES,
+    MAX_COUNT,
+    MAX_FRAMES,
+    MAX_SEED,
+    Checkpoint,
+    Count,
+    Label,
+    RunChoice,
+    RunId,
+    Seed,
+)
 from gankit.web.services import services
 
 router = APIRouter(include_in_schema=False)
@@ -114,7 +127,7 @@ def index(request: Request):
 
 
 @router.get("/runs/{run_id}", response_class=HTMLResponse)
-def run_page(request: Request, run_id: str = Path(max_length=100)):
+def run_page(request: Request, run_id: RunId):
     served = services(request).catalog.get(run_id)
     steps, samples = served.run.checkpoint_steps(), served.sample_steps()
     rid = e(served.id)
@@ -173,17 +186,14 @@ def _samples_section(served: ServedRun, samples: list[int]) -> str:
 @router.get("/generate", response_class=HTMLResponse)
 def generate_page(
     request: Request,
-    run: str | None = Query(None, max_length=100),
-    checkpoint: str = Query("latest", max_length=20),
-    label: str = Query("", max_length=64),
-    count: int = Query(16, ge=1, le=64),
-    seed: int = Query(0, ge=0, le=2**31 - 1),
+    run: RunChoice = None,
+    checkpoint: Checkpoint = "latest",
+    label: Label = "",
+    count: Count = DEFAULT_COUNT,
+    seed: Seed = 0,
 ):
     catalog = services(request).catalog
-    ready = [r for r in catalog if r.run.checkpoint_steps()]
-    if run is None and not ready:
-        raise NotFound("no served run has a checkpoint yet - train one first")
-    served = catalog.get(run) if run else ready[0]
+    served = catalog.get(run) if run else catalog.require_ready()[0]
     steps = served.run.checkpoint_steps()
     if not steps:
         raise NotFound(f"run {served.id} has no checkpoint yet - train it first")
@@ -197,10 +207,16 @@ def generate_page(
         f'<p><a id="download" href="{src}&amp;scale=4&amp;download=true">Download PNG</a></p>'
         + _interpolation_form()
     )
-    return layout("Generate", body, GENERATE_JS.replace("RUN_ID", js(served.id)))
+    return layout(
+        "Generate",
+        body,
+        GENERATE_JS.replace("RUN_ID", js(served.id)).replace("MAX_SEED", js(MAX_SEED)),
+    )
 
 
-def _generate_form(catalog, served: ServedRun, checkpoint: str, label: str, count, seed) -> str:
+def _generate_form(
+    catalog: Catalog, served: ServedRun, checkpoint: str, label: str, count: int, seed: int
+) -> str:
     runs = options([(r.id, r.id) for r in catalog], served.id)
     ckpts = [("latest", "latest")] + [("best", "best")] * served.has_best()
     ckpts += [(str(s), f"step {s:,}") for s in reversed(served.run.checkpoint_steps())]
@@ -214,9 +230,12 @@ def _generate_form(catalog, served: ServedRun, checkpoint: str, label: str, coun
             f'<label>label <select name="label">{options(labels, label)}</select></label>'
         )
     fields += [
-        f'<label>images <input type="number" name="count" min="1" max="64" value="{count}"></label>',
         (
-            f'<label>seed <input type="number" name="seed" min="0" max="2147483647" '
+            f'<label>images <input type="number" name="count" min="1" max="{MAX_COUNT}" '
+            f'value="{count}"></label>'
+        ),
+        (
+            f'<label>seed <input type="number" name="seed" min="0" max="{MAX_SEED}" '
             f'value="{seed}"></label><button type="button" id="random">random seed</button>'
         ),
         '<button type="submit">Generate</button>',
@@ -228,9 +247,9 @@ def _interpolation_form() -> str:
     return (
         "<h2>Interpolation between two seeds</h2>"
         '<form id="interp" class="row"><label>from seed <input type="number" name="seed_a" '
-        'min="0" max="2147483647" value="0"></label><label>to seed <input type="number" '
-        'name="seed_b" min="0" max="2147483647" value="1"></label><label>frames <input '
-        'type="number" name="frames" min="2" max="32" value="16"></label>'
+        f'min="0" max="{MAX_SEED}" value="0"></label><label>to seed <input type="number" '
+        f'name="seed_b" min="0" max="{MAX_SEED}" value="1"></label><label>frames <input '
+        f'type="number" name="frames" min="2" max="{MAX_FRAMES}" value="{DEFAULT_FRAMES}"></label>'
         '<button type="submit">Make</button></form><p class="msg" id="imsg"></p>'
         '<p><input type="range" id="slider" min="0" max="0" value="0" disabled '
         'style="width:min(500px,90%)"> <span id="flabel"></span></p>'
@@ -279,7 +298,7 @@ form.elements.run.addEventListener('change', () => {
 });
 form.addEventListener('submit', (ev) => { ev.preventDefault(); show(); });
 document.getElementById('random').addEventListener('click', () => {
-  form.elements.seed.value = Math.floor(Math.random() * 2147483647); show();
+  form.elements.seed.value = Math.floor(Math.random() * MAX_SEED); show();
 });
 const iform = document.getElementById('interp'), slider = document.getElementById('slider');
 const frame = document.getElementById('frame'), imsg = document.getElementById('imsg');

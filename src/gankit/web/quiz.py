@@ -1,65 +1,51 @@
-"""The human test's store: sessions, questions, their images and answers, in SQLite.
+"""The human test's rules: how a question is drawn, how an answer is scored, and the
+human error rate with its confidence interval.
 
-Owns: the schema, every read and write of the answers database, and the
-test's statistic. The database is in WAL mode (readers never wait for the
-writer); every write is one ``BEGIN IMMEDIATE`` transaction (the write lock
-is taken before anything is read, so check-then-write cannot race) and each
-connection waits up to ``busy_timeout_s`` for the lock. The truth (which
-positions are real) never leaves this module before the question is answered.
-
-The statistic follows seed 003's questionnaire: each question shows 2 real and
-2 generated images and the person marks the 2 they think are generated. Per
-question, ``missed`` = generated images not marked (0, 1 or 2); the human error
-rate = total missed / total generated images shown (= the per-question
-fraction missed, averaged), with a 95% Wilson score interval on those
-image-level counts. (Images of one person are not independent, so the
+The test follows seed 003's questionnaire: each question shows 2 real and 2
+generated images in random order and the person marks the 2 they think are
+generated. Per question, ``missed`` = generated images not marked (0, 1 or 2);
+the human error rate = total missed / total generated images shown (= the
+per-question fraction missed, averaged), with a 95% Wilson score interval on
+those image-level counts. (Images of one person are not independent, so the
 interval is somewhat optimistic; it is the usual one for such a proportion.)
+
+Owns these rules and ``Quiz``, the one workflow the pages and the API both
+call; what happened is kept by the answers store (``quiz_store``), and seed
+003's own rates come from the reproduction catalogue.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import math
-import secrets
-import sqlite3
-import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+import random
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-from gankit.errors import GankitError
-from gankit.web.errors import Conflict, NotFound, Unprocessable
+from starlette.concurrency import run_in_threadpool
+
+from gankit.reproduce import find_document
+from gankit.web.catalog import Catalog, ServedRun
+from gankit.web.errors import Conflict, Unprocessable
+from gankit.web.models import Engine, png_bytes
+from gankit.web.params import MAX_QUESTIONS
+from gankit.web.security import check_id
+
+if TYPE_CHECKING:  # the store imports these rules; it is handed to ``Quiz``, not imported
+    from gankit.web.quiz_store import QuizStore
 
 POSITIONS = 4  # images per question
-GENERATED = 2  # of which generated (the other 2 are real)
-MAX_QUESTIONS = 50  # per session
+GENERATED = 2  # of which generated
+REAL = POSITIONS - GENERATED
 Z95 = 1.959963984540054  # standard normal quantile for a two-sided 95% interval
-
-# Seed 003's human error rates (%), as reported: model -> (MNIST, NLVR, flowers).
-REFERENCE_003 = {
-    "GAN": (5.56, 0.0, 0.0),
-    "DCGAN": (44.44, 13.89, 27.78),
-    "WGAN": (52.78, 5.56, 0.0),
-    "WGAN-GP": (72.22, 19.44, 11.11),
-}
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS sessions (
-    id TEXT PRIMARY KEY, client TEXT NOT NULL, run TEXT NOT NULL, checkpoint INTEGER NOT NULL,
-    questions INTEGER NOT NULL, created REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS questions (
-    id TEXT PRIMARY KEY, session TEXT NOT NULL REFERENCES sessions(id), number INTEGER NOT NULL,
-    run TEXT NOT NULL, checkpoint INTEGER NOT NULL, real_positions TEXT NOT NULL,
-    created REAL NOT NULL, answer TEXT, missed INTEGER, seconds REAL, answered REAL,
-    UNIQUE (session, number));
-CREATE TABLE IF NOT EXISTS images (
-    token TEXT PRIMARY KEY, question TEXT NOT NULL REFERENCES questions(id),
-    position INTEGER NOT NULL, source TEXT NOT NULL, png BLOB NOT NULL,
-    UNIQUE (question, position));
-"""
+DEFINITION = (
+    "human error rate = generated images not marked as generated / generated images shown "
+    "(each question: 4 images, 2 real and 2 generated; the person marks 2); 95% Wilson "
+    "score interval on these image-level counts"
+)
+# Seed 003's names for its models and datasets, by gankit's preset parts.
+_MODELS_003 = {"gan": "GAN", "dcgan": "DCGAN", "wgan": "WGAN", "wgan-gp": "WGAN-GP"}
+_DATA_003 = {"mnist": "MNIST", "shapes": "NLVR", "flowers": "flowers"}
 
 
 @dataclass(frozen=True)
@@ -75,6 +61,15 @@ class Session:
     @property
     def done(self) -> bool:
         return self.answered >= self.questions
+
+    @property
+    def generated_shown(self) -> int:
+        return GENERATED * self.answered
+
+    @property
+    def error_rate(self) -> float | None:
+        """This person's error rate so far (None before the first answer)."""
+        return error_rate(self.missed, self.answered)
 
 
 @dataclass(frozen=True)
@@ -95,6 +90,10 @@ class Answer:
     seconds: float
     session_done: bool  # this was the session's last question
 
+    @property
+    def found(self) -> int:
+        return GENERATED - self.missed
+
 
 @dataclass(frozen=True)
 class Result:
@@ -110,6 +109,25 @@ class Result:
     ci_low: float
     ci_high: float
 
+    @classmethod
+    def of(cls, run: str, checkpoint: int, answers: int, sessions: int, missed: int) -> Result:
+        """The statistic of ``answers`` answered questions that missed ``missed`` in all."""
+        low, high = wilson(missed, GENERATED * answers)
+        rate = error_rate(missed, answers)
+        return cls(run, checkpoint, answers, sessions, GENERATED * answers, missed, rate, low, high)
+
+
+@dataclass(frozen=True)
+class QuizImages:
+    """The four images of one question, in the order shown, and which of them are real."""
+
+    pngs: list[bytes]
+    real_positions: tuple[int, ...]
+    sources: list[str]  # per position, for the record: "real test[123]" / "generated seed 7 ..."
+
+
+# --- the statistic ---
+
 
 def wilson(k: int, n: int, z: float = Z95) -> tuple[float, float]:
     """Wilson score interval for k successes in n trials ((0, 1) when n is 0)."""
@@ -123,6 +141,31 @@ def wilson(k: int, n: int, z: float = Z95) -> tuple[float, float]:
     return (0.0 if k == 0 else centre - half), (1.0 if k == n else centre + half)
 
 
+def error_rate(missed: int, answers: int) -> float | None:
+    """Generated images missed / generated images shown in ``answers`` questions."""
+    return missed / (GENERATED * answers) if answers else None
+
+
+def reference_003() -> dict[str, dict[str, float]]:
+    """Seed 003's reported human error rates in %: model -> dataset -> rate."""
+    table: dict[str, dict[str, float]] = {}
+    for experiment in find_document("003").experiments:
+        model = _MODELS_003[experiment.preset.removeprefix(f"{experiment.data}-")]
+        rate = experiment.reported["human_error_rate"]
+        table.setdefault(model, {})[_DATA_003[experiment.data]] = rate
+    return table
+
+
+# --- questions and answers ---
+
+
+def check_questions(questions: int) -> int:
+    """How many questions a session asks: 1 to ``MAX_QUESTIONS``."""
+    if not 1 <= questions <= MAX_QUESTIONS:
+        raise Unprocessable(f"questions must be 1-{MAX_QUESTIONS}, got {questions}")
+    return questions
+
+
 def check_marked(marked: Sequence[int]) -> list[int]:
     """The two positions a person marked as generated: distinct, each 0-3."""
     values = list(marked)
@@ -133,220 +176,71 @@ def check_marked(marked: Sequence[int]) -> list[int]:
     return sorted(values)
 
 
-class QuizStore:
-    """The answers database at ``path`` (created with its folder on first use)."""
+def generated_positions(real_positions: Sequence[int]) -> list[int]:
+    return [k for k in range(POSITIONS) if k not in real_positions]
 
-    def __init__(self, path: str | Path, busy_timeout_s: float = 15.0):
-        self.path, self.busy_timeout_s = Path(path), busy_timeout_s
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self._connect() as con:
-                con.execute("PRAGMA journal_mode=WAL")  # persistent: set once per file
-                con.executescript(SCHEMA)
-        except sqlite3.Error as e:
-            raise GankitError(f"cannot open the answers database {self.path}: {e}") from None
-        except OSError as e:
-            raise GankitError(f"cannot create {self.path.parent}: {e.strerror or e}") from None
 
-    def _connect(self) -> sqlite3.Connection:
-        # isolation_level=None: transactions are the explicit BEGIN IMMEDIATE ones below.
-        con = sqlite3.connect(
-            self.path, timeout=self.busy_timeout_s, isolation_level=None, check_same_thread=False
-        )
-        con.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_s * 1000)}")
-        con.execute("PRAGMA foreign_keys=ON")
-        con.execute("PRAGMA synchronous=NORMAL")  # durable enough in WAL mode, much faster
-        return con
+def missed_count(generated: Sequence[int], marked: Sequence[int]) -> int:
+    return sum(k not in marked for k in generated)
 
-    @contextmanager
-    def _read(self) -> Iterator[sqlite3.Connection]:
-        con = self._connect()
-        try:
-            yield con
-        finally:
-            con.close()
 
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        con = self._connect()
-        try:
-            con.execute("BEGIN IMMEDIATE")
-            try:
-                yield con
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
-            con.execute("COMMIT")
-        finally:
-            con.close()
+def draw_images(engine: Engine, served: ServedRun, step: int) -> QuizImages:
+    """A question's images from a system RNG: 2 held-out real, 2 generated, shuffled.
 
-    # --- sessions and questions ---
+    Slow (it generates): run it in the engine's pool.
+    """
+    rng = random.SystemRandom()
+    images, sources = engine.quiz_images(served, step, REAL, GENERATED, rng)
+    order = rng.sample(range(POSITIONS), POSITIONS)  # order[k]: the image (reals first) at k
+    real_positions = tuple(sorted(k for k, which in enumerate(order) if which < REAL))
+    pngs = [png_bytes(images[which]) for which in order]
+    return QuizImages(pngs, real_positions, [sources[which] for which in order])
 
-    def start_session(self, run: str, checkpoint: int, questions: int, client: str = "") -> Session:
-        if not 1 <= questions <= MAX_QUESTIONS:
-            raise Unprocessable(f"questions must be 1-{MAX_QUESTIONS}, got {questions}")
-        sid = secrets.token_urlsafe(12)
-        with self._write() as con:
-            con.execute(
-                "INSERT INTO sessions VALUES (?, ?, ?, ?, ?, ?)",
-                (sid, client, run, checkpoint, questions, time.time()),
-            )
-        return self.session(sid)
+
+class Quiz:
+    """The human test over the served runs: sessions, their questions, answers and results.
+
+    Ids from requests are checked here, so every caller gets the same 404s.
+    """
+
+    def __init__(self, catalog: Catalog, engine: Engine, store: QuizStore):
+        self.catalog, self.engine, self.store = catalog, engine, store
+
+    def start(self, run: str | None, checkpoint: str, questions: int, client: str) -> Session:
+        """A new session on ``run`` (a run with checkpoints, at random, when not given).
+
+        A write: it may wait for the database lock, so call it from a thread.
+        """
+        served = self.catalog.get(run) if run else random.choice(self.catalog.require_ready())
+        return self.store.start_session(served.id, served.checkpoint(checkpoint), questions, client)
 
     def session(self, sid: str) -> Session:
-        with self._read() as con:
-            row = con.execute(
-                "SELECT s.run, s.checkpoint, s.questions, COUNT(q.id), COUNT(q.answer), "
-                "COALESCE(SUM(q.missed), 0) FROM sessions s LEFT JOIN questions q "
-                "ON q.session = s.id WHERE s.id = ? GROUP BY s.id",
-                (sid,),
-            ).fetchone()
-        if row is None:
-            raise NotFound(f"no test session {sid[:40]!r} - start one on the test page")
-        return Session(sid, *row)
+        return self.store.session(check_id(sid, "test session"))
 
-    def open_question(self, sid: str) -> Question | None:
-        """The session's question that is shown but not answered yet, if any."""
-        with self._read() as con:
-            return _open_question(con, sid)
+    async def next_question(self, sid: str) -> tuple[Question, Session]:
+        """The session's open question, or a new one made in the pool (409 once all are answered).
 
-    def add_question(
-        self, sid: str, pngs: Sequence[bytes], real_positions: Sequence[int], sources: Sequence[str]
-    ) -> Question:
-        """Stores the session's next question; if one is already open (a race), returns that."""
-        assert len(pngs) == len(sources) == POSITIONS and len(real_positions) == GENERATED
-        with self._write() as con:
-            session = con.execute(
-                "SELECT run, checkpoint, questions FROM sessions WHERE id = ?", (sid,)
-            ).fetchone()
-            if session is None:
-                raise NotFound(f"no test session {sid[:40]!r}")
-            existing = _open_question(con, sid)
-            if existing is not None:
-                return existing
-            asked = con.execute("SELECT COUNT(*) FROM questions WHERE session = ?", (sid,))
-            number = asked.fetchone()[0] + 1
-            if number > session[2]:
-                raise Conflict(f"this session's {session[2]} questions are all answered")
-            qid = secrets.token_urlsafe(12)
-            con.execute(
-                "INSERT INTO questions (id, session, number, run, checkpoint, real_positions, "
-                "created) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (qid, sid, number, session[0], session[1], _join(real_positions), time.time()),
-            )
-            tokens = [secrets.token_urlsafe(16) for _ in pngs]
-            con.executemany(
-                "INSERT INTO images VALUES (?, ?, ?, ?, ?)",
-                [(t, qid, k, s, p) for k, (t, s, p) in enumerate(zip(tokens, sources, pngs))],
-            )
-        return Question(qid, sid, number, tokens)
+        The database calls run in the thread pool too: one can wait for the write lock.
+        """
+        session = await run_in_threadpool(self.session, sid)
+        question = await run_in_threadpool(self.store.open_question, sid)
+        if question is not None:
+            return question, session
+        if session.done:
+            raise Conflict(f"all {session.questions} questions of this session are answered")
+        served = self.catalog.get(session.run)
+        drawn = await self.engine.run(draw_images, self.engine, served, session.checkpoint)
+        job = (sid, drawn.pngs, drawn.real_positions, drawn.sources)
+        return await run_in_threadpool(self.store.add_question, *job), session
+
+    def answer(self, qid: str, marked: Sequence[int], sid: str | None = None) -> Answer:
+        """Records the positions marked as generated; a question is answered once (else 409)."""
+        qid = check_id(qid, "question")
+        sid = None if sid is None else check_id(sid, "test session")
+        return self.store.answer(qid, marked, sid)
 
     def image(self, token: str) -> bytes:
-        with self._read() as con:
-            row = con.execute("SELECT png FROM images WHERE token = ?", (token,)).fetchone()
-        if row is None:
-            raise NotFound("no such image")
-        return row[0]
-
-    def answer(self, qid: str, marked: Sequence[int], session: str | None = None) -> Answer:
-        """Records the positions marked as generated; a question is answered once (else 409)."""
-        marked = check_marked(marked)
-        with self._write() as con:
-            row = con.execute(
-                "SELECT session, real_positions, created, answer FROM questions WHERE id = ?",
-                (qid,),
-            ).fetchone()
-            if row is None or (session is not None and row[0] != session):
-                raise NotFound(f"no question {qid[:40]!r} in this session")
-            if row[3] is not None:
-                raise Conflict("this question is already answered - answers cannot be changed")
-            real = _split(row[1])
-            generated = [k for k in range(POSITIONS) if k not in real]
-            missed = sum(k not in marked for k in generated)
-            now = time.time()
-            seconds = round(now - row[2], 3)
-            con.execute(
-                "UPDATE questions SET answer = ?, missed = ?, seconds = ?, answered = ? "
-                "WHERE id = ? AND answer IS NULL",
-                (_join(marked), missed, seconds, now, qid),
-            )
-            done = con.execute(
-                "SELECT COUNT(q.answer) >= s.questions FROM sessions s JOIN questions q "
-                "ON q.session = s.id WHERE s.id = ?",
-                (row[0],),
-            ).fetchone()[0]
-        return Answer(qid, row[0], generated, marked, missed, seconds, bool(done))
-
-    # --- results ---
+        return self.store.image(check_id(token, "image"))
 
     def results(self) -> list[Result]:
-        """Per run and checkpoint: answers, generated images shown and missed, the error rate."""
-        with self._read() as con:
-            rows = con.execute(
-                "SELECT run, checkpoint, COUNT(*), COUNT(DISTINCT session), SUM(missed) "
-                "FROM questions WHERE answer IS NOT NULL GROUP BY run, checkpoint "
-                "ORDER BY run, checkpoint"
-            ).fetchall()
-        return [_result(*row) for row in rows]
-
-    def answers_csv(self) -> str:
-        """Every answered question, one CSV row each (times in UTC, ISO 8601)."""
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(
-            ["session", "question", "number", "run", "checkpoint", "real_positions",
-             "generated_positions", "marked_positions", "missed", "seconds", "answered_utc"]
-        )  # fmt: skip
-        with self._read() as con:
-            rows = con.execute(
-                "SELECT session, id, number, run, checkpoint, real_positions, answer, missed, "
-                "seconds, answered FROM questions WHERE answer IS NOT NULL ORDER BY answered, rowid"
-            )
-            for s, q, n, run, ckpt, real, marked, missed, seconds, answered in rows:
-                generated = [k for k in range(POSITIONS) if k not in _split(real)]
-                writer.writerow(
-                    [s, q, n, run, ckpt, real.replace(",", " "), _join(generated, " "),
-                     marked.replace(",", " "), missed, seconds, _utc(answered)]
-                )  # fmt: skip
-        return out.getvalue()
-
-    def counts(self) -> dict[str, int]:
-        """Row counts, for checks: sessions, questions, answered, images."""
-        with self._read() as con:
-            one = lambda sql: con.execute(sql).fetchone()[0]
-            return {
-                "sessions": one("SELECT COUNT(*) FROM sessions"),
-                "questions": one("SELECT COUNT(*) FROM questions"),
-                "answered": one("SELECT COUNT(*) FROM questions WHERE answer IS NOT NULL"),
-                "images": one("SELECT COUNT(*) FROM images"),
-            }
-
-
-def _open_question(con: sqlite3.Connection, sid: str) -> Question | None:
-    row = con.execute(
-        "SELECT id, number FROM questions WHERE session = ? AND answer IS NULL", (sid,)
-    ).fetchone()
-    if row is None:
-        return None
-    tokens = con.execute(
-        "SELECT token FROM images WHERE question = ? ORDER BY position", (row[0],)
-    ).fetchall()
-    return Question(row[0], sid, row[1], [t for (t,) in tokens])
-
-
-def _result(run: str, checkpoint: int, answers: int, sessions: int, missed: int) -> Result:
-    shown = GENERATED * answers
-    low, high = wilson(missed, shown)
-    return Result(run, checkpoint, answers, sessions, shown, missed, missed / shown, low, high)
-
-
-def _join(values: Sequence[int], sep: str = ",") -> str:
-    return sep.join(str(int(v)) for v in values)
-
-
-def _split(text: str) -> list[int]:
-    return [int(v) for v in text.split(",") if v]
-
-
-def _utc(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, tz=timezone.utc).isoformat(timespec="seconds")
+        return self.store.results()

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from gankit.web.quiz import MAX_QUESTIONS
-
-MAX_COUNT = 64  # images per generated grid
-MAX_SEED = 2**31 - 1  # seeds are 0 .. 2**31 - 1, like most seed-taking tools
-MAX_FRAMES = 32  # interpolation frames, made in one go
+from gankit.web.params import (
+    DEFAULT_QUESTIONS,
+    MAX_CHECKPOINT_CHARS,
+    MAX_ID_CHARS,
+    MAX_QUESTIONS,
+)
 
 
 class RunSummary(BaseModel):
@@ -56,9 +57,13 @@ class InterpolationOut(BaseModel):
 
 
 class StartIn(BaseModel):
-    run: str | None = Field(None, max_length=100, description="run id; null = one at random")
-    checkpoint: str = Field("latest", max_length=20, description="'latest', 'best' or a step")
-    questions: int = Field(5, ge=1, le=MAX_QUESTIONS)
+    run: str | None = Field(
+        None, max_length=MAX_ID_CHARS, description="run id; null = one at random"
+    )
+    checkpoint: str = Field(
+        "latest", max_length=MAX_CHECKPOINT_CHARS, description="'latest', 'best' or a step"
+    )
+    questions: int = Field(DEFAULT_QUESTIONS, ge=1, le=MAX_QUESTIONS)
 
 
 class SessionOut(BaseModel):

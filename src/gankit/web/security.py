@@ -22,13 +22,14 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 
 from gankit.web.errors import BadRequest, Forbidden, NotFound, TooLarge, UnsupportedMediaType
+from gankit.web.params import MAX_ID_CHARS
 
 CLIENT_COOKIE = "gankit_client"
 MAX_BODY_BYTES = 64 * 1024  # no request this app understands is anywhere near this
 LOCAL_NAMES = ("localhost", "127.0.0.1", "::1")
 WILDCARDS = ("", "0.0.0.0", "::")
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
-_ID = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,99}$")
+_ID = re.compile(rf"^[A-Za-z0-9_-][A-Za-z0-9_.-]{{0,{MAX_ID_CHARS - 1}}}$")
 
 
 def allowed_hosts(host: str, extra: Iterable[str] = ()) -> frozenset[str]:

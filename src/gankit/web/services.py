@@ -1,4 +1,4 @@
-"""What every route needs - the runs, the generation engine, the answers store, the CSRF
+"""What every route needs - the runs, the generation engine, the human test, the CSRF
 tokens - as one object per app, and the FastAPI dependency that hands it to a route."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from fastapi import Depends, Request
 
 from gankit.web.catalog import Catalog
 from gankit.web.models import Engine
-from gankit.web.quiz import QuizStore
+from gankit.web.quiz import Quiz
 from gankit.web.security import Csrf
 
 
@@ -18,7 +18,7 @@ from gankit.web.security import Csrf
 class Services:
     catalog: Catalog
     engine: Engine
-    store: QuizStore
+    quiz: Quiz  # with the answers store (``quiz.store``)
     csrf: Csrf
 
 

@@ -1,0 +1,263 @@
+"""The human test's answers store: sessions, questions, their images and answers, in SQLite.
+
+Owns: the schema and every read and write of the answers database. The
+database is in WAL mode (readers never wait for the writer); every write is
+one ``BEGIN IMMEDIATE`` transaction (the write lock is taken before anything
+is read, so check-then-write cannot race) and each connection waits up to
+``busy_timeout_s`` for the lock. The truth (which positions are real) never
+leaves this module before the question is answered. What counts as an answer,
+what it missed and the error rate are the test's rules (``quiz``).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import secrets
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+from gankit.errors import GankitError
+from gankit.web.errors import Conflict, NotFound
+from gankit.web.quiz import (
+    POSITIONS,
+    REAL,
+    Answer,
+    Question,
+    Result,
+    Session,
+    check_marked,
+    check_questions,
+    generated_positions,
+    missed_count,
+)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS sessions (
+    id TEXT PRIMARY KEY, client TEXT NOT NULL, run TEXT NOT NULL, checkpoint INTEGER NOT NULL,
+    questions INTEGER NOT NULL, created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS questions (
+    id TEXT PRIMARY KEY, session TEXT NOT NULL REFERENCES sessions(id), number INTEGER NOT NULL,
+    run TEXT NOT NULL, checkpoint INTEGER NOT NULL, real_positions TEXT NOT NULL,
+    created REAL NOT NULL, answer TEXT, missed INTEGER, seconds REAL, answered REAL,
+    UNIQUE (session, number));
+CREATE TABLE IF NOT EXISTS images (
+    token TEXT PRIMARY KEY, question TEXT NOT NULL REFERENCES questions(id),
+    position INTEGER NOT NULL, source TEXT NOT NULL, png BLOB NOT NULL,
+    UNIQUE (question, position));
+"""
+
+
+class QuizStore:
+    """The answers database at ``path`` (created with its folder on first use)."""
+
+    def __init__(self, path: str | Path, busy_timeout_s: float = 15.0):
+        self.path, self.busy_timeout_s = Path(path), busy_timeout_s
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self._connect() as con:
+                con.execute("PRAGMA journal_mode=WAL")  # persistent: set once per file
+                con.executescript(SCHEMA)
+        except sqlite3.Error as e:
+            raise GankitError(f"cannot open the answers database {self.path}: {e}") from None
+        except OSError as e:
+            raise GankitError(f"cannot create {self.path.parent}: {e.strerror or e}") from None
+
+    def _connect(self) -> sqlite3.Connection:
+        # isolation_level=None: transactions are the explicit BEGIN IMMEDIATE ones below.
+        con = sqlite3.connect(
+            self.path, timeout=self.busy_timeout_s, isolation_level=None, check_same_thread=False
+        )
+        con.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_s * 1000)}")
+        con.execute("PRAGMA foreign_keys=ON")
+        con.execute("PRAGMA synchronous=NORMAL")  # durable enough in WAL mode, much faster
+        return con
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        con = self._connect()
+        try:
+            yield con
+        finally:
+            con.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        con = self._connect()
+        try:
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                yield con
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
+        finally:
+            con.close()
+
+    # --- sessions and questions ---
+
+    def start_session(self, run: str, checkpoint: int, questions: int, client: str = "") -> Session:
+        check_questions(questions)
+        sid = secrets.token_urlsafe(12)
+        with self._write() as con:
+            con.execute(
+                "INSERT INTO sessions VALUES (?, ?, ?, ?, ?, ?)",
+                (sid, client, run, checkpoint, questions, time.time()),
+            )
+        return self.session(sid)
+
+    def session(self, sid: str) -> Session:
+        with self._read() as con:
+            row = con.execute(
+                "SELECT s.run, s.checkpoint, s.questions, COUNT(q.id), COUNT(q.answer), "
+                "COALESCE(SUM(q.missed), 0) FROM sessions s LEFT JOIN questions q "
+                "ON q.session = s.id WHERE s.id = ? GROUP BY s.id",
+                (sid,),
+            ).fetchone()
+        if row is None:
+            raise NotFound(f"no test session {sid[:40]!r} - start one on the test page")
+        return Session(sid, *row)
+
+    def open_question(self, sid: str) -> Question | None:
+        """The session's question that is shown but not answered yet, if any."""
+        with self._read() as con:
+            return _open_question(con, sid)
+
+    def add_question(
+        self, sid: str, pngs: Sequence[bytes], real_positions: Sequence[int], sources: Sequence[str]
+    ) -> Question:
+        """Stores the session's next question; if one is already open (a race), returns that."""
+        assert len(pngs) == len(sources) == POSITIONS and len(real_positions) == REAL
+        with self._write() as con:
+            session = con.execute(
+                "SELECT run, checkpoint, questions FROM sessions WHERE id = ?", (sid,)
+            ).fetchone()
+            if session is None:
+                raise NotFound(f"no test session {sid[:40]!r}")
+            existing = _open_question(con, sid)
+            if existing is not None:
+                return existing
+            asked = con.execute("SELECT COUNT(*) FROM questions WHERE session = ?", (sid,))
+            number = asked.fetchone()[0] + 1
+            if number > session[2]:
+                raise Conflict(f"this session's {session[2]} questions are all answered")
+            qid = secrets.token_urlsafe(12)
+            con.execute(
+                "INSERT INTO questions (id, session, number, run, checkpoint, real_positions, "
+                "created) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (qid, sid, number, session[0], session[1], _join(real_positions), time.time()),
+            )
+            tokens = [secrets.token_urlsafe(16) for _ in pngs]
+            con.executemany(
+                "INSERT INTO images VALUES (?, ?, ?, ?, ?)",
+                [(t, qid, k, s, p) for k, (t, s, p) in enumerate(zip(tokens, sources, pngs))],
+            )
+        return Question(qid, sid, number, tokens)
+
+    def image(self, token: str) -> bytes:
+        with self._read() as con:
+            row = con.execute("SELECT png FROM images WHERE token = ?", (token,)).fetchone()
+        if row is None:
+            raise NotFound("no such image")
+        return row[0]
+
+    def answer(self, qid: str, marked: Sequence[int], session: str | None = None) -> Answer:
+        """Records the positions marked as generated; a question is answered once (else 409)."""
+        marked = check_marked(marked)
+        with self._write() as con:
+            row = con.execute(
+                "SELECT session, real_positions, created, answer FROM questions WHERE id = ?",
+                (qid,),
+            ).fetchone()
+            if row is None or (session is not None and row[0] != session):
+                raise NotFound(f"no question {qid[:40]!r} in this session")
+            if row[3] is not None:
+                raise Conflict("this question is already answered - answers cannot be changed")
+            generated = generated_positions(_split(row[1]))
+            missed = missed_count(generated, marked)
+            now = time.time()
+            seconds = round(now - row[2], 3)
+            con.execute(
+                "UPDATE questions SET answer = ?, missed = ?, seconds = ?, answered = ? "
+                "WHERE id = ? AND answer IS NULL",
+                (_join(marked), missed, seconds, now, qid),
+            )
+            done = con.execute(
+                "SELECT COUNT(q.answer) >= s.questions FROM sessions s JOIN questions q "
+                "ON q.session = s.id WHERE s.id = ?",
+                (row[0],),
+            ).fetchone()[0]
+        return Answer(qid, row[0], generated, marked, missed, seconds, bool(done))
+
+    # --- results ---
+
+    def results(self) -> list[Result]:
+        """Per run and checkpoint: answers, generated images shown and missed, the error rate."""
+        with self._read() as con:
+            rows = con.execute(
+                "SELECT run, checkpoint, COUNT(*), COUNT(DISTINCT session), SUM(missed) "
+                "FROM questions WHERE answer IS NOT NULL GROUP BY run, checkpoint "
+                "ORDER BY run, checkpoint"
+            ).fetchall()
+        return [Result.of(*row) for row in rows]
+
+    def answers_csv(self) -> str:
+        """Every answered question, one CSV row each (times in UTC, ISO 8601)."""
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(
+            ["session", "question", "number", "run", "checkpoint", "real_positions",
+             "generated_positions", "marked_positions", "missed", "seconds", "answered_utc"]
+        )  # fmt: skip
+        with self._read() as con:
+            rows = con.execute(
+                "SELECT session, id, number, run, checkpoint, real_positions, answer, missed, "
+                "seconds, answered FROM questions WHERE answer IS NOT NULL ORDER BY answered, rowid"
+            )
+            for s, q, n, run, ckpt, real, marked, missed, seconds, answered in rows:
+                generated = generated_positions(_split(real))
+                writer.writerow(
+                    [s, q, n, run, ckpt, real.replace(",", " "), _join(generated, " "),
+                     marked.replace(",", " "), missed, seconds, _utc(answered)]
+                )  # fmt: skip
+        return out.getvalue()
+
+    def counts(self) -> dict[str, int]:
+        """Row counts, for checks: sessions, questions, answered, images."""
+        with self._read() as con:
+            one = lambda sql: con.execute(sql).fetchone()[0]
+            return {
+                "sessions": one("SELECT COUNT(*) FROM sessions"),
+                "questions": one("SELECT COUNT(*) FROM questions"),
+                "answered": one("SELECT COUNT(*) FROM questions WHERE answer IS NOT NULL"),
+                "images": one("SELECT COUNT(*) FROM images"),
+            }
+
+
+def _open_question(con: sqlite3.Connection, sid: str) -> Question | None:
+    row = con.execute(
+        "SELECT id, number FROM questions WHERE session = ? AND answer IS NULL", (sid,)
+    ).fetchone()
+    if row is None:
+        return None
+    tokens = con.execute(
+        "SELECT token FROM images WHERE question = ? ORDER BY position", (row[0],)
+    ).fetchall()
+    return Question(row[0], sid, row[1], [t for (t,) in tokens])
+
+
+def _join(values: Sequence[int], sep: str = ",") -> str:
+    return sep.join(str(int(v)) for v in values)
+
+
+def _split(text: str) -> list[int]:
+    return [int(v) for v in text.split(",") if v]
+
+
+def _utc(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, tz=timezone.utc).isoformat(timespec="seconds")
