@@ -126,3 +126,21 @@ def test_help_comes_from_the_fields_with_units_and_no_derived_flag():
     assert "--class-names" not in text
     args = parser.parse_args(["--lr-g", "1e-3", "--no-bf16"])
     assert args.cfg_lr_g == "1e-3" and args.cfg_bf16 is False and args.cfg_steps is None
+
+
+def test_preset_summaries_are_written_from_their_configs():
+    from dataclasses import replace
+
+    from gankit.presets import describe
+
+    for name in PRESETS.names():
+        preset = PRESETS.get(name)
+        assert preset.summary.startswith(describe(preset.config))
+    wgan = PRESETS.get("fashion-wgan")
+    assert wgan.summary == (
+        "conditional DCGAN (label embedding); wgan loss, clip 0.01; RMSprop lr 5e-05, "
+        "5 D steps per G step, batch 256; 100 epochs"
+    )
+    cfg = replace(wgan.config, train=replace(wgan.config.train, steps=500, batch_size=32))
+    assert "batch 32; 500 steps" in describe(cfg)
+    assert describe(get_preset("flowers-gan")).endswith("needs --dataset FOLDER")
