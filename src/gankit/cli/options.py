@@ -64,13 +64,19 @@ def add_field_flags(
         meta = f.metadata
         default = meta.get("cli_default", getattr(instance, f.name))
         flags = [meta.get("flag") or "--" + f.name.replace("_", "-"), *meta.get("aliases", ())]
-        kwargs: dict[str, Any] = {
-            "dest": prefix + f.name,
-            "default": None if not_given else default,
-            "help": _help(meta, default, show_default=not_given or _worth_showing(default)),
-        }
-        kwargs.update(_kind(hints[f.name], default, meta, not_given))
-        parser.add_argument(*flags, **kwargs)
+        kind = _kind(hints[f.name], default, meta, not_given)
+        text = _help(meta, default, show_default=not_given or _worth_showing(default))
+        if kind.get("action") == "store_false":  # the flag says what it turns off
+            text = f"turns off {text}"
+        dest = prefix + f.name
+        parser.add_argument(
+            *flags, dest=dest, default=None if not_given else default, help=text, **kind
+        )
+
+
+def field_values(args: argparse.Namespace, cls: type) -> dict[str, Any]:
+    """The values of the flags ``add_field_flags`` made for ``cls``, by field name."""
+    return {f.name: getattr(args, f.name) for f in dataclasses.fields(cls)}
 
 
 def _kind(tp: Any, default: Any, meta: typing.Mapping, not_given: bool) -> dict[str, Any]:
@@ -111,4 +117,4 @@ def _show(value: object) -> str:
     return str(value)
 
 
-__all__ = ["add_config_flags", "add_field_flags", "config_overrides"]
+__all__ = ["add_config_flags", "add_field_flags", "config_overrides", "field_values"]
