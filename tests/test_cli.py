@@ -234,3 +234,28 @@ def test_sigterm_saves_a_checkpoint_and_exits(tmp_path):
     assert proc.returncode == 143, stderr
     assert "interrupted at step" in stdout and "Traceback" not in stderr
     assert len(list((out / "checkpoints").iterdir())) == 1
+
+
+def test_command_option_flags_come_from_their_fields():
+    from gankit.cli import build_parser
+    from gankit.cli.options import field_values
+    from gankit.options import EvalOptions, Options
+
+    parser = build_parser()
+    args = parser.parse_args(["evaluate", "RUN"])
+    values = field_values(args, EvalOptions)
+    assert values == {**vars(EvalOptions()), "device": "auto"}  # the command picks a device
+    args = parser.parse_args(
+        ["evaluate", "RUN", "--checkpoints", "all", "--n", "500", "--no-classes"]
+    )
+    assert (args.checkpoint, args.n, args.classes) == ("all", 500, False)
+    args = parser.parse_args(["reproduce", "003", "--scale", "0.5", "--quiet", "--out", "o"])
+    opts = Options(**field_values(args, Options))
+    assert (opts.scale, opts.progress, str(opts.out)) == (0.5, False, "o")
+    assert field_values(parser.parse_args(["reproduce", "003"]), Options) == vars(Options())
+
+
+def test_building_the_command_line_does_not_load_torch():
+    code = "import sys; from gankit.cli import build_parser; build_parser(); print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

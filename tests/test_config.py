@@ -1,3 +1,5 @@
+import dataclasses
+
 import pytest
 import yaml
 
@@ -75,3 +77,70 @@ def test_every_preset_round_trips_and_names_itself(name):
 def test_unknown_preset_suggests_the_closest():
     with pytest.raises(GankitError, match="did you mean 'fashion-gan'"):
         get_preset("fashion-gann")
+
+
+def test_every_config_field_says_what_it_means():
+    for name, f in config_io.knobs().items():
+        assert f.metadata.get("help"), f"{name} has no help text"
+    assert dataclasses.fields(Config)[0].metadata["help"]  # preset, outside the sections
+
+
+def test_the_sets_read_from_the_fields_are_the_ones_the_code_relies_on():
+    from gankit import training
+    from gankit.cli.options import DERIVED
+    from gankit.tune.space import NOT_SEARCHABLE
+    from gankit.tune.study import FREE
+
+    runtime = {"device", "bf16", "compile", "channels_last", "max_minutes"}
+    log = {
+        "log_every",
+        "sample_every",
+        "checkpoint_every",
+        "keep_training_states",
+        "sample_count",
+        "eval_every",
+        "eval_samples",
+    }
+    assert training.RESUMABLE == {"steps", "epochs"} | runtime | log
+    assert FREE == runtime | {"class_names"}
+    assert DERIVED == NOT_SEARCHABLE == {"class_names"}
+
+
+def test_list_defaults_are_not_shared_between_configs():
+    a, b = Config(), Config()
+    a.model.g_hidden.append(8)
+    a.data.class_names.append("cat")
+    assert b.model.g_hidden == [256, 512, 1024] and b.data.class_names == []
+
+
+def test_help_comes_from_the_fields_with_units_and_no_derived_flag():
+    import argparse
+
+    from gankit.cli.options import add_config_flags
+
+    parser = argparse.ArgumentParser()
+    add_config_flags(parser)
+    text = parser.format_help()
+    assert "G's learning rate (default: 0.0002)" in text
+    assert "(default: 0 images)" in text  # ema_halflife_images, with its unit
+    assert "--class-names" not in text
+    args = parser.parse_args(["--lr-g", "1e-3", "--no-bf16"])
+    assert args.cfg_lr_g == "1e-3" and args.cfg_bf16 is False and args.cfg_steps is None
+
+
+def test_preset_summaries_are_written_from_their_configs():
+    from dataclasses import replace
+
+    from gankit.presets import describe
+
+    for name in PRESETS.names():
+        preset = PRESETS.get(name)
+        assert preset.summary.startswith(describe(preset.config))
+    wgan = PRESETS.get("fashion-wgan")
+    assert wgan.summary == (
+        "conditional DCGAN (label embedding); wgan loss, clip 0.01; RMSprop lr 5e-05, "
+        "5 D steps per G step, batch 256; 100 epochs"
+    )
+    cfg = replace(wgan.config, train=replace(wgan.config.train, steps=500, batch_size=32))
+    assert "batch 32; 500 steps" in describe(cfg)
+    assert describe(get_preset("flowers-gan")).endswith("needs --dataset FOLDER")

@@ -11,6 +11,7 @@ LAYERS = {
     "registry": 0,
     "config": 0,
     "presets": 0,
+    "options": 0,
     "rng": 0,
     "data": 1,
     "models": 1,

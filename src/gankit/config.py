@@ -4,12 +4,16 @@ The whole tree is written to a run's ``config.yaml`` before step 0 and is the
 single source of truth for everything done with the run later. Loading and
 saving round-trips to the same bytes. Every field is also a ``gankit train``
 flag (``lr_g`` -> ``--lr-g``); an override must match the field's type, and
-unknown keys are errors. This module does not import torch.
+unknown keys are errors. What a field means, its unit and how it may be
+treated (changed on resume, varied within a study, filled in from the data)
+is stated once, on the field, by ``knob``; the flags' help and the sets below
+are read from there. This module does not import torch.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,91 +23,186 @@ import yaml
 
 from gankit.errors import GankitError
 
+# How a command line may spell a field where its name alone cannot say (see ``knob``).
+CLI_KEYS = {"flag", "aliases", "choices", "metavar", "cli_default"}
+
+
+def knob(
+    default: Any,
+    help: str,
+    *,
+    unit: str = "",
+    resumable: bool = False,
+    runtime: bool = False,
+    derived: bool = False,
+    **cli: Any,
+) -> Any:
+    """A dataclass field that carries its meaning.
+
+    Args:
+        default: the value when not given; a list is copied for each instance.
+        help: what the knob does and what 0, '' or None mean for it (a flag's help).
+        unit: what the number counts (images, steps, pixels), shown after the default.
+        resumable: may change when a run is resumed (schedule, logging) without
+            making it another experiment.
+        runtime: how the run is executed, not what it computes (device, precision,
+            time limit); implies resumable, and may differ between trials of a study.
+        derived: filled in from the data when a run starts; not a flag, not searchable.
+        **cli: for command options only: ``flag`` (another name; a bool that is on by
+            default is turned off by it), ``aliases``, ``choices``, ``metavar`` and
+            ``cli_default`` (the command's default where the library's differs).
+    """
+    assert help, "every knob says what it means"
+    assert set(cli) <= CLI_KEYS, f"unknown knob keys {sorted(set(cli) - CLI_KEYS)}"
+    metadata = {
+        "help": help,
+        "unit": unit,
+        "resumable": resumable or runtime,
+        "runtime": runtime,
+        "derived": derived,
+        **cli,
+    }
+    if isinstance(default, list):
+        return field(default_factory=functools.partial(list, default), metadata=metadata)
+    return field(default=default, metadata=metadata)
+
 
 @dataclass
 class DataConfig:
-    dataset: str = "fashion-mnist"  # a built-in name (fashion-mnist, mnist, shapes), an image folder or a .csv file
-    data_dir: str = ""  # where to look first for IDX files ('' = $GANKIT_DATA, cache, system)
-    split: str = "train"  # train | test
-    img_size: int = 0  # side in pixels the model works at; 0 = the dataset's own
-    channels: int = 0  # 1 (grey) or 3 (RGB); 0 = the dataset's own
-    use_labels: bool = True  # image folders: the first-level subfolder is the class
-    hflip: bool = False  # random horizontal flips (p = 0.5), drawn per batch on the device
-    vflip: bool = False  # random vertical flips (p = 0.5)
-    min_images: int = 16  # fewer usable images than this is an error
-    shapes_count: int = 10000  # built-in `shapes`: how many images to generate
-    shapes_seed: int = 0  # built-in `shapes`: the seed they are generated from
-    class_names: list[str] = field(
-        default_factory=list
-    )  # filled in from the data when a run starts
+    dataset: str = knob(
+        "fashion-mnist",
+        "a built-in name (fashion-mnist, mnist, shapes), an image folder or a .csv file",
+    )
+    data_dir: str = knob("", "where to look first for IDX files ('' = $GANKIT_DATA, cache, system)")
+    split: str = knob("train", "train | test")
+    img_size: int = knob(0, "side the model works at; 0 = the dataset's own", unit="pixels")
+    channels: int = knob(0, "1 (grey) or 3 (RGB); 0 = the dataset's own")
+    use_labels: bool = knob(True, "image folders: the first-level subfolder is the class")
+    hflip: bool = knob(False, "random horizontal flips (p = 0.5), drawn per batch on the device")
+    vflip: bool = knob(False, "random vertical flips (p = 0.5)")
+    min_images: int = knob(16, "fewer usable images than this is an error", unit="images")
+    shapes_count: int = knob(10000, "built-in `shapes`: how many images to generate", unit="images")
+    shapes_seed: int = knob(0, "built-in `shapes`: the seed they are generated from")
+    class_names: list[str] = knob(  # noqa: RUF009 - a fresh list per instance
+        [], "the dataset's class names, filled in from the data when a run starts", derived=True
+    )
 
 
 @dataclass
 class ModelConfig:
-    arch: str = "dcgan"  # mlp | dcgan | infogan (Lucic et al.'s 28 px nets)
-    z_dim: int = 100  # noise dimensions
-    conditioning: str = (
-        "none"  # none | concat (label embedding joined to noise and D input) | projection
+    arch: str = knob("dcgan", "mlp | dcgan | infogan (Lucic et al.'s 28 px nets)")
+    z_dim: int = knob(100, "noise dimensions")
+    conditioning: str = knob(
+        "none",
+        "none | concat (label embedding joined to noise and D input) | projection",
     )
-    embed_dim: int = 50  # size of the label embedding given to G (and to an MLP D)
-    g_width: int = 64  # dcgan: channels of G's finest hidden stage; doubles per coarser stage
-    d_width: int = 64  # dcgan: channels of D's first stage; doubles per stage
-    max_width: int = 1024  # dcgan: cap on channels per stage
-    g_hidden: list[int] = field(default_factory=lambda: [256, 512, 1024])  # mlp: G hidden sizes
-    d_hidden: list[int] = field(default_factory=lambda: [1024, 512, 256])  # mlp: D hidden sizes
-    g_norm: str = "batch"  # batch | layer | none | spectral
-    d_norm: str = "batch"  # batch | layer | none | spectral
-    g_act: str = "relu"  # relu | leaky_relu
-    d_act: str = "leaky_relu"  # relu | leaky_relu
+    embed_dim: int = knob(50, "size of the label embedding given to G (and to an MLP D)")
+    g_width: int = knob(
+        64,
+        "dcgan: width of G's finest hidden stage; doubles per coarser stage",
+        unit="channels",
+    )
+    d_width: int = knob(64, "dcgan: width of D's first stage; doubles per stage", unit="channels")
+    max_width: int = knob(1024, "dcgan: cap on the width of any stage", unit="channels")
+    # knob gives a list field a default_factory: each instance gets its own list.
+    g_hidden: list[int] = knob([256, 512, 1024], "mlp: G hidden sizes")  # noqa: RUF009
+    d_hidden: list[int] = knob([1024, 512, 256], "mlp: D hidden sizes")  # noqa: RUF009
+    g_norm: str = knob("batch", "batch | layer | none | spectral")
+    d_norm: str = knob("batch", "batch | layer | none | spectral")
+    g_act: str = knob("relu", "relu | leaky_relu")
+    d_act: str = knob("leaky_relu", "relu | leaky_relu")
 
 
 @dataclass
 class LossConfig:
-    loss: str = "ns"  # minimax | ns (non-saturating) | wgan | wgan-gp | hinge | lsgan | dragan
-    gp_weight: float = 10.0  # wgan-gp, dragan: lambda of the gradient penalty
-    clip_value: float = 0.01  # wgan: critic weights are clipped to [-c, c]
+    loss: str = knob(
+        "ns", "minimax | ns (non-saturating) | wgan | wgan-gp | hinge | lsgan | dragan"
+    )
+    gp_weight: float = knob(10.0, "wgan-gp, dragan: lambda of the gradient penalty")
+    clip_value: float = knob(0.01, "wgan: critic weights are clipped to [-c, c]")
 
 
 @dataclass
 class TrainConfig:
-    steps: int = 0  # generator updates; 0 = derive from `epochs`
-    epochs: float = 10.0  # passes of the real data through D (used when steps == 0)
-    batch_size: int = 64  # real images per D step (global, across all ranks)
-    n_critic: int = 1  # D updates per G update
-    optimizer: str = "adam"  # adam | rmsprop
-    lr_g: float = 2e-4
-    lr_d: float = 2e-4
-    beta1_g: float = 0.5  # Adam betas (ignored by RMSprop)
-    beta2_g: float = 0.999
-    beta1_d: float = 0.5
-    beta2_d: float = 0.999
-    ema_halflife_images: int = 0  # EMA of G's weights with this half-life in images; 0 = no EMA
-    seed: int = 0  # controls all randomness: init, data order, noise
-    device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
-    bf16: bool = (
-        True  # bf16 autocast on CUDA (ignored elsewhere: slower on CPUs without bf16 units)
+    steps: int = knob(0, "generator updates; 0 = derive from `epochs`", resumable=True)
+    epochs: float = knob(
+        10.0, "passes of the real data through D (used when steps == 0)", resumable=True
     )
-    compile: str = "auto"  # torch.compile G and D: on | off | auto (= on for CUDA, off on CPU)
-    channels_last: str = "auto"  # conv nets in NHWC memory layout: on | off | auto (= on)
-    max_minutes: float = 0.0  # stop with a checkpoint after this long; 0 = no limit
+    batch_size: int = knob(64, "real images per D step (global, across all ranks)", unit="images")
+    n_critic: int = knob(1, "D updates per G update")
+    optimizer: str = knob("adam", "adam | rmsprop")
+    lr_g: float = knob(2e-4, "G's learning rate")
+    lr_d: float = knob(2e-4, "D's learning rate")
+    beta1_g: float = knob(0.5, "G's Adam beta1 (ignored by RMSprop)")
+    beta2_g: float = knob(0.999, "G's Adam beta2 (ignored by RMSprop)")
+    beta1_d: float = knob(0.5, "D's Adam beta1 (ignored by RMSprop)")
+    beta2_d: float = knob(0.999, "D's Adam beta2 (ignored by RMSprop)")
+    ema_halflife_images: int = knob(
+        0, "EMA of G's weights with this half-life; 0 = no EMA", unit="images"
+    )
+    seed: int = knob(0, "controls all randomness: init, data order, noise")
+    device: str = knob("auto", "auto | cpu | cuda | cuda:N | mps", runtime=True)
+    bf16: bool = knob(
+        True,
+        "bf16 autocast on CUDA (ignored elsewhere: slower on CPUs without bf16 units)",
+        runtime=True,
+    )
+    compile: str = knob(
+        "auto",
+        "torch.compile G and D: on | off | auto (= on for CUDA, off on CPU)",
+        runtime=True,
+    )
+    channels_last: str = knob(
+        "auto", "conv nets in NHWC memory layout: on | off | auto (= on)", runtime=True
+    )
+    max_minutes: float = knob(
+        0.0,
+        "stop with a checkpoint after this long; 0 = no limit",
+        unit="minutes",
+        runtime=True,
+    )
 
 
 @dataclass
 class LogConfig:
-    log_every: int = 50  # steps between flushes of the per-step metrics (one host sync per flush)
-    sample_every: int = 500  # steps between sample grids (0 = only at the end)
-    checkpoint_every: int = 2000  # steps between checkpoints (0 = only at the end)
-    keep_training_states: int = 2  # full training states kept (G snapshots are all kept); 0 = all
-    sample_count: int = 64  # images in an unconditional sample grid (conditional: 10 per label)
-    eval_every: int = (
-        0  # steps between in-training metrics (classifier FID, class entropy); 0 = off
+    log_every: int = knob(
+        50,
+        "how often the per-step metrics are flushed (one host sync per flush)",
+        unit="steps",
+        resumable=True,
     )
-    eval_samples: int = 1000  # generated (and real test) images per in-training evaluation
+    sample_every: int = knob(
+        500, "how often a sample grid is saved; 0 = only at the end", unit="steps", resumable=True
+    )
+    checkpoint_every: int = knob(
+        2000, "how often a checkpoint is saved; 0 = only at the end", unit="steps", resumable=True
+    )
+    keep_training_states: int = knob(
+        2, "full training states kept (G snapshots are all kept); 0 = all", resumable=True
+    )
+    sample_count: int = knob(
+        64,
+        "images in an unconditional sample grid (conditional: 10 per label)",
+        unit="images",
+        resumable=True,
+    )
+    eval_every: int = knob(
+        0,
+        "how often in-training metrics (classifier FID, class entropy) run; 0 = off",
+        unit="steps",
+        resumable=True,
+    )
+    eval_samples: int = knob(
+        1000,
+        "generated (and real test) images per in-training evaluation",
+        unit="images",
+        resumable=True,
+    )
 
 
 @dataclass
 class Config:
-    preset: str = ""  # the preset this config started from ('' = none)
+    preset: str = knob("", "the preset this config started from ('' = none)")
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: LossConfig = field(default_factory=LossConfig)
@@ -180,6 +279,29 @@ def field_index() -> dict[str, tuple[str, type]]:
             assert name not in index, f"config field {name!r} appears in two sections"
             index[name] = (section, tp)
     return index
+
+
+def knobs() -> dict[str, dataclasses.Field]:
+    """Flat field name -> its ``dataclasses.Field``, whose metadata ``knob`` wrote."""
+    return {
+        f.name: f
+        for section in SECTIONS
+        for f in dataclasses.fields(type(getattr(Config(), section)))
+    }
+
+
+def marked(key: str) -> frozenset[str]:
+    """The names of the fields whose metadata sets ``key`` (resumable, runtime, derived)."""
+    return frozenset(name for name, f in knobs().items() if f.metadata.get(key))
+
+
+# May change when a run is resumed: its schedule, logging and how it is executed.
+# Anything else would silently make it a different experiment.
+RESUMABLE = marked("resumable")
+# How a run is executed, not what it computes.
+RUNTIME = marked("runtime")
+# Filled in from the data when a run starts; never typed.
+DERIVED = marked("derived")
 
 
 def override(cfg: Config, overrides: dict[str, Any]) -> Config:

@@ -1,9 +1,13 @@
 """Named experiments as values: one preset per experiment of the source documents.
 
-Each preset is a complete ``Config`` built from the defaults with the
-document's settings (see ``shared/spec/seeds.md``); ``fashion`` is gankit's
-own default, chosen for the best Fashion-MNIST images per minute of training.
-Any field can still be overridden on the command line.
+Each preset is a complete ``Config`` built from the defaults with the settings
+of the experiment it reproduces; ``source`` names where they come from (000-004:
+the documents ``gankit reproduce --list`` shows, catalogued in
+``gankit.reproduce.catalog``; lucic: Lucic et al. 2018, "Are GANs Created
+Equal?"). ``fashion`` is gankit's own default, chosen for the best
+Fashion-MNIST images per minute of training. Any field can still be overridden
+on the command line. A preset's one-line summary is written from its config,
+so it cannot disagree with it; only what the values cannot say is typed here.
 """
 
 from __future__ import annotations
@@ -27,20 +31,92 @@ from gankit.registry import Registry
 class Preset:
     name: str
     source: str  # which document (and experiment) it reproduces
-    summary: str
+    note: str  # what the values cannot say (whose recipe, which images); may be ''
     config: Config
+
+    @property
+    def summary(self) -> str:
+        """One line for ``gankit presets``: the settings, then the note."""
+        return describe(self.config) + (f" - {self.note}" if self.note else "")
 
 
 PRESETS: Registry[Preset] = Registry("preset")
 
 
-def _add(name: str, source: str, summary: str, **sections) -> None:
+def _add(name: str, source: str, note: str, **sections) -> None:
     cfg = from_dict(to_dict(replace(Config(preset=name), **sections)))  # checks every type
-    PRESETS.register(name)(Preset(name, source, summary, cfg))
+    PRESETS.register(name)(Preset(name, source, note, cfg))
 
 
 def get_preset(name: str) -> Config:
     return PRESETS.get(name).config
+
+
+def describe(cfg: Config) -> str:
+    """The settings that set an experiment apart: network; objective; optimiser; length."""
+    parts = [_network(cfg), _objective(cfg.loss), _optimiser(cfg.train), _length(cfg.train)]
+    if not cfg.data.dataset:
+        parts.append("needs --dataset FOLDER")
+    return "; ".join(parts)
+
+
+_ARCH = {"mlp": "MLP", "dcgan": "DCGAN", "infogan": "InfoGAN-style nets"}
+_CONDITIONING = {"concat": "label embedding", "projection": "projection D"}
+_DEFAULTS = ModelConfig()
+
+
+def _network(cfg: Config) -> str:
+    m, data = cfg.model, cfg.data
+    words = [_ARCH.get(m.arch, m.arch)]
+    if m.arch == "mlp":
+        words.append("-".join(map(str, m.g_hidden)) + " / " + "-".join(map(str, m.d_hidden)))
+    elif (m.g_width, m.d_width) != (_DEFAULTS.g_width, _DEFAULTS.d_width):
+        words.append(f"widths {m.g_width}/{m.d_width}")
+    if m.conditioning != "none":
+        words[0] = f"conditional {words[0]} ({_CONDITIONING.get(m.conditioning, m.conditioning)})"
+    # Only what departs from the defaults: batch norm and ReLU G / leaky ReLU D are the rule.
+    for net, norm in (("G", m.g_norm), ("D", m.d_norm)):
+        if norm != _DEFAULTS.g_norm:
+            words.append(f"no norm in {net}" if norm == "none" else f"{norm} norm in {net}")
+    for net, act, usual in (("G", m.g_act, _DEFAULTS.g_act), ("D", m.d_act, _DEFAULTS.d_act)):
+        if act != usual:
+            words.append(f"{act} in {net}")
+    if data.img_size:
+        words.append(f"{data.img_size} px")
+    flips = [axis for axis, on in (("horizontal", data.hflip), ("vertical", data.vflip)) if on]
+    if flips:
+        words.append(" and ".join(flips) + " flips")
+    return ", ".join(words)
+
+
+def _objective(loss: LossConfig) -> str:
+    text = f"{loss.loss} loss"
+    if loss.loss == "wgan":
+        return f"{text}, clip {loss.clip_value:g}"
+    if loss.loss in ("wgan-gp", "dragan"):
+        return f"{text}, lambda {loss.gp_weight:g}"
+    return text
+
+
+def _optimiser(t: TrainConfig) -> str:
+    same_lr = t.lr_g == t.lr_d
+    words = [t.optimizer.replace("adam", "Adam").replace("rmsprop", "RMSprop")]
+    words.append(f"lr {t.lr_g:g}" if same_lr else f"lr {t.lr_g:g} (G) {t.lr_d:g} (D)")
+    if t.optimizer == "adam":
+        betas = [(t.beta1_g, t.beta2_g), (t.beta1_d, t.beta2_d)]
+        shown = [f"({b1:g}, {b2:g})" for b1, b2 in betas]
+        words.append("betas " + (shown[0] if betas[0] == betas[1] else " / ".join(shown)))
+    text = " ".join(words)
+    if t.n_critic > 1:
+        text += f", {t.n_critic} D steps per G step"
+    text += f", batch {t.batch_size}"
+    if t.ema_halflife_images:
+        text += f", EMA half-life {t.ema_halflife_images:,} images"
+    return text
+
+
+def _length(t: TrainConfig) -> str:
+    return f"{t.steps:,} steps" if t.steps else f"{t.epochs:g} epochs"
 
 
 # Building blocks -----------------------------------------------------------
@@ -74,7 +150,7 @@ ADAM_WGAN_GP = TrainConfig(
 _add(
     "fashion",
     "gankit",
-    "conditional DCGAN, projection D with spectral norm, hinge loss, EMA",
+    "gankit's default: the best Fashion-MNIST images per minute",
     data=FASHION,
     model=ModelConfig(
         arch="dcgan",
@@ -104,7 +180,7 @@ _add(
 _add(
     "fashion-gan",
     "000",
-    "fully connected GAN, BCE, Adam lr 0.002, batch 256, 100 epochs",
+    "",
     data=FASHION,
     model=ModelConfig(
         arch="mlp", g_hidden=[256, 512, 1024], d_hidden=[512, 256], g_norm="none", d_norm="none"
@@ -115,7 +191,7 @@ _add(
 _add(
     "fashion-cgan",
     "000",
-    "conditional DCGAN (label embedding), BCE, batch 256, 100 epochs",
+    "",
     data=FASHION,
     model=replace(DCGAN, conditioning="concat"),
     loss=NS,
@@ -124,8 +200,7 @@ _add(
 _add(
     "fashion-wgan",
     "000",
-    "conditional DCGAN critic, weight clipping 0.01, RMSprop, 5 critic "
-    "steps, batch 256, 100 epochs",
+    "",
     data=FASHION,
     model=replace(DCGAN, conditioning="concat"),
     loss=WGAN,
@@ -134,8 +209,7 @@ _add(
 _add(
     "fashion-wgan-gp",
     "000",
-    "conditional DCGAN, gradient penalty 10, layer-norm critic, "
-    "batch 64, 200 epochs (resume for 50 more)",
+    "the document resumes it for 50 more epochs",
     data=FASHION,
     model=replace(DCGAN, conditioning="concat", d_norm="layer"),
     loss=WGAN_GP,
@@ -146,7 +220,7 @@ _add(
 _add(
     "fashion-cgan-slow",
     "001",
-    "conditional DCGAN, lr 1e-4, 200 epochs",
+    "the slow conditional GAN, evaluated as it trains",
     data=FASHION,
     model=replace(DCGAN, conditioning="concat"),
     loss=NS,
@@ -157,7 +231,7 @@ _add(
 _add(
     "fashion-dcgan",
     "002",
-    "DCGAN (Radford et al.), BCE, batch 128, 50 epochs",
+    "Radford et al.'s recipe",
     data=FASHION,
     model=DCGAN,
     loss=NS,
@@ -166,8 +240,7 @@ _add(
 _add(
     "art-dcgan-128",
     "002",
-    "DCGAN at 128 px on an image folder, random flips, batch 128, "
-    "200 epochs (needs --dataset FOLDER)",
+    "abstract art",
     data=replace(FOLDER_64, img_size=128, hflip=True, vflip=True),
     model=DCGAN,
     loss=NS,
@@ -182,11 +255,11 @@ for _data, _prefix, _batch, _steps, _dcgan in (
     (SHAPES, "shapes", 64, 30_000, DCGAN_003_64),
     (FOLDER_64, "flowers", 64, 40_000, DCGAN_003_64),
 ):
-    _what = " (needs --dataset FOLDER of Oxford-102 images)" if _prefix == "flowers" else ""
+    _note = "Oxford-102 flowers" if _prefix == "flowers" else ""
     _add(
         f"{_prefix}-gan",
         "003",
-        f"MLP GAN (256/512/1024), BCE, batch {_batch}, {_steps} steps" + _what,
+        _note,
         data=_data,
         model=MLP_003,
         loss=NS,
@@ -196,7 +269,7 @@ for _data, _prefix, _batch, _steps, _dcgan in (
     _add(
         f"{_prefix}-dcgan",
         "003",
-        f"DCGAN, BCE, batch {_batch}, {_steps} steps" + _what,
+        _note,
         data=_data,
         model=_dcgan,
         loss=NS,
@@ -206,7 +279,7 @@ for _data, _prefix, _batch, _steps, _dcgan in (
     _add(
         f"{_prefix}-wgan",
         "003",
-        f"DCGAN critic, clipping 0.01, RMSprop, 5 critic steps, {_steps} steps" + _what,
+        _note,
         data=_data,
         model=_dcgan,
         loss=WGAN,
@@ -216,7 +289,7 @@ for _data, _prefix, _batch, _steps, _dcgan in (
     _add(
         f"{_prefix}-wgan-gp",
         "003",
-        f"DCGAN, gradient penalty, no batch norm in the critic, {_steps} steps" + _what,
+        _note,
         data=_data,
         model=replace(_dcgan, d_norm="layer"),
         loss=WGAN_GP,
@@ -228,8 +301,7 @@ for _data, _prefix, _batch, _steps, _dcgan in (
 _add(
     "flowers-mlp",
     "004",
-    "MLP GAN on 64 px flowers, ReLU, Adam 2e-4 betas (0.8, 0.999), "
-    "500 epochs (needs --dataset FOLDER)",
+    "Oxford-102 flowers",
     data=FOLDER_64,
     model=ModelConfig(
         arch="mlp",
@@ -255,20 +327,19 @@ _add(
 LUCIC_INFOGAN = ModelConfig(
     arch="infogan", z_dim=64, g_width=64, d_width=64, g_norm="batch", d_norm="batch"
 )
-for _loss, _what, _lr, _beta1, _n_critic, _d_norm, _extra in (
-    ("minimax", "MM GAN (minimax)", 5e-5, 0.0, 1, "batch", {}),
-    ("ns", "NS GAN (non-saturating)", 5e-5, 0.0, 1, "batch", {}),
-    ("lsgan", "LSGAN (least squares)", 2e-4, 0.5, 1, "batch", {}),
-    ("wgan", "WGAN, clipping 0.01", 5e-5, 0.5, 5, "batch", {"clip_value": 0.01}),
-    ("wgan-gp", "WGAN-GP, lambda 10, no norm in D", 1e-4, 0.5, 5, "none", {"gp_weight": 10.0}),
-    ("dragan", "DRAGAN, lambda 10", 1e-4, 0.5, 1, "batch", {"gp_weight": 10.0}),
-    ("hinge", "hinge (not in the paper)", 1e-4, 0.5, 1, "batch", {}),
+for _loss, _note, _lr, _beta1, _n_critic, _d_norm, _extra in (
+    ("minimax", "", 5e-5, 0.0, 1, "batch", {}),
+    ("ns", "", 5e-5, 0.0, 1, "batch", {}),
+    ("lsgan", "", 2e-4, 0.5, 1, "batch", {}),
+    ("wgan", "", 5e-5, 0.5, 5, "batch", {"clip_value": 0.01}),
+    ("wgan-gp", "", 1e-4, 0.5, 5, "none", {"gp_weight": 10.0}),
+    ("dragan", "", 1e-4, 0.5, 1, "batch", {"gp_weight": 10.0}),
+    ("hinge", "not in the paper", 1e-4, 0.5, 1, "batch", {}),
 ):
     _add(
         f"lucic-fashion-{_loss}",
         "lucic",
-        f"InfoGAN-style nets, {_what}, Adam lr {_lr:g} beta1 {_beta1:g}, {_n_critic} D "
-        "step(s), batch 64, 20 epochs",
+        _note,
         data=FASHION,
         model=replace(LUCIC_INFOGAN, d_norm=_d_norm),
         loss=LossConfig(loss=_loss, **_extra),

@@ -6,6 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from gankit.options import EvalOptions
+
+from .options import add_field_flags, field_values
+
 
 def add_parser(sub) -> None:
     p = sub.add_parser(
@@ -17,82 +21,17 @@ def add_parser(sub) -> None:
         "pictures; the old eval/ is replaced only when the new one is complete.",
     )
     p.add_argument("run", type=Path, metavar="RUN", help="run folder made by gankit train")
-    p.add_argument(
-        "--checkpoint",
-        "--checkpoints",  # `--checkpoints all` reads naturally too
-        dest="checkpoint",
-        default="latest",
-        help="'latest', a step number, or 'all' (one table row per checkpoint; default: latest)",
-    )
-    p.add_argument(
-        "--n",
-        type=int,
-        default=10_000,
-        help="generated images per checkpoint, and reference images (default: 10000)",
-    )
-    p.add_argument(
-        "--reference",
-        choices=("test", "train"),
-        help="dataset split to compare with (default: test; train for an image folder)",
-    )
-    _add_check_flags(p)
-    p.add_argument("--batch-size", type=int, default=64, help="images per network call")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
-    p.add_argument(
-        "--seed", type=int, default=0, help="generated image i from seed SEED+i; real subsets"
-    )
+    add_field_flags(p, EvalOptions())
     p.add_argument("--out", type=Path, help="report folder (default: RUN/eval)")
     p.set_defaults(func=run)
 
 
-def _add_check_flags(p: argparse.ArgumentParser) -> None:
-    """The flags that choose what is computed beyond FID."""
-    p.add_argument("--kid", action="store_true", help="also the Kernel Inception Distance")
-    p.add_argument(
-        "--prdc", action="store_true", help="also precision, recall, density and coverage"
-    )
-    p.add_argument(
-        "--classes",
-        action=argparse.BooleanOptionalAction,
-        help="class checks with the dataset's classifier (default: when the dataset is labelled)",
-    )
-    p.add_argument(
-        "--memorization",
-        type=int,
-        default=16,
-        metavar="M",
-        help="generated images checked for near-copies of real ones; 0 = off (default: 16)",
-    )
-    p.add_argument(
-        "--tstr",
-        action="store_true",
-        help="train-on-synthetic / test-on-real accuracies (conditional runs; slow)",
-    )
-    p.add_argument(
-        "--floor",
-        action="store_true",
-        help="also the FID of N real train images vs the reference: the best attainable (slow)",
-    )
-
-
 def run(args: argparse.Namespace) -> int:
-    from gankit.metrics.evaluate import EvalOptions, evaluate_run
+    from gankit.metrics.evaluate import evaluate_run
     from gankit.training import pick_device
 
-    opts = EvalOptions(
-        checkpoint=args.checkpoint,
-        n=args.n,
-        reference=args.reference or "",
-        kid=args.kid,
-        prdc=args.prdc,
-        classes=args.classes,
-        memorization=args.memorization,
-        tstr=args.tstr,
-        floor=args.floor,
-        batch_size=args.batch_size,
-        device=pick_device(args.device),
-        seed=args.seed,
-    )
+    opts = EvalOptions(**field_values(args, EvalOptions))
+    opts.device = pick_device(opts.device)
     result, out = evaluate_run(args.run, opts, out=args.out, say=_progress)
     print(format_summary(result, out))
     return 0

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from gankit.errors import GankitError
+from gankit.options import LUCIC, Options
 
-LUCIC = "lucic-fashion"
+from .options import add_field_flags, field_values
 
 
 def add_parser(sub) -> None:
@@ -23,37 +23,7 @@ def add_parser(sub) -> None:
     )
     p.add_argument("doc", nargs="?", metavar="DOC", help="a document (e.g. 003-four-gans or 003)")
     p.add_argument("--list", action="store_true", help="list the documents: runs, evaluation, cost")
-    p.add_argument(
-        "--scale",
-        type=float,
-        default=1.0,
-        help="train this fraction of the document's epochs/iterations (default 1; e.g. 0.01)",
-    )
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
-    p.add_argument("--out", type=Path, help="output folder (default: reproductions/DOC[-xSCALE])")
-    p.add_argument(
-        "--fid-n",
-        type=int,
-        default=0,
-        metavar="N",
-        help="generated images per FID (default: the document's N x scale, at least 1000)",
-    )
-    p.add_argument("--flowers", default="", metavar="DIR", help="folder of Oxford-102 flowers")
-    p.add_argument("--art", default="", metavar="DIR", help="folder of abstract art (seed 002)")
-    p.add_argument("--data-dir", default="", help="where to look first for (Fashion-)MNIST files")
-    p.add_argument(
-        "--trials",
-        type=int,
-        default=0,
-        help=f"{LUCIC}: search trials per objective (default: the paper's 100)",
-    )
-    p.add_argument(
-        "--objectives",
-        default="",
-        metavar="A,B",
-        help=f"{LUCIC}: the objectives to search (default: every one gankit has)",
-    )
-    p.add_argument("--quiet", action="store_true", help="no progress bar while training")
+    add_field_flags(p, Options())
     p.set_defaults(func=run)
 
 
@@ -70,20 +40,9 @@ def run(args: argparse.Namespace) -> int:
     doc = find_document(args.doc, extra=(LUCIC,), aliases={"lucic": LUCIC})
     check_scale(args.scale)  # before anything slow
     from gankit import training
-    from gankit.reproduce.runner import Options, reproduce
+    from gankit.reproduce.runner import reproduce
 
-    opts = Options(
-        scale=args.scale,
-        device=args.device,
-        out=args.out,
-        fid_n=args.fid_n,
-        flowers=args.flowers,
-        art=args.art,
-        data_dir=args.data_dir,
-        trials=args.trials,
-        objectives=args.objectives,
-        progress=not args.quiet,
-    )
+    opts = Options(**field_values(args, Options))
     try:
         if doc == LUCIC:
             from gankit.reproduce.lucic import reproduce_lucic

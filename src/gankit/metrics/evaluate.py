@@ -31,6 +31,7 @@ from gankit.metrics import memorization as mem
 from gankit.metrics.features import FeatureSet, source_features
 from gankit.metrics.prdc import K_DC
 from gankit.metrics.sources import DatasetSource, GeneratorSource, subset_indices
+from gankit.options import EvalOptions  # declared apart, torch-free, for the CLI's flags
 from gankit.run import Run, open_run
 from gankit.sampling import generate, label_grid_inputs, noise, sample_batches
 
@@ -44,24 +45,6 @@ try:
     VERSION = importlib.metadata.version("gankit")
 except importlib.metadata.PackageNotFoundError:  # running from a source tree
     VERSION = "unknown"
-
-
-@dataclasses.dataclass
-class EvalOptions:
-    """What ``gankit evaluate`` computes; each field is one of its flags."""
-
-    checkpoint: str = "latest"  # latest | a step number | all
-    n: int = 10_000  # generated images per checkpoint; also the reference images
-    reference: str = ""  # test | train; '' = test, or train for an image folder (no test split)
-    kid: bool = False  # also the Kernel Inception Distance
-    prdc: bool = False  # also precision / recall / density / coverage
-    classes: bool | None = None  # class checks: None = when the dataset is labelled
-    memorization: int = 16  # generated images checked for copies; 0 = off
-    tstr: bool = False  # train-on-synthetic accuracies (trains two classifiers: slow)
-    floor: bool = False  # FID of real train images vs the reference (best attainable; slow)
-    batch_size: int = 64  # images per network call
-    device: str | torch.device = "cpu"
-    seed: int = 0  # generated image i from seed SEED + i; real subsets; KID subsets
 
 
 @dataclasses.dataclass

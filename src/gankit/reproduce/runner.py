@@ -31,6 +31,7 @@ from gankit import training
 from gankit.config import Config
 from gankit.data import load_dataset
 from gankit.errors import GankitError
+from gankit.options import Options  # declared apart, torch-free, for the CLI's flags
 from gankit.presets import get_preset
 from gankit.reproduce import measure, report
 from gankit.reproduce.catalog import Document, Experiment, check_scale
@@ -43,22 +44,6 @@ FOLDERS = {  # image-folder data: (option, what to give)
     "flowers": ("--flowers", "the 8,189 Oxford-102 flower images (jpg/ of 102flowers.tgz)"),
     "art": ("--art", "the 2,782 abstract paintings of seed 002"),
 }
-
-
-@dataclasses.dataclass
-class Options:
-    """What ``gankit reproduce`` was asked for; each field is one of its flags."""
-
-    scale: float = 1.0  # epochs / iterations (and FID N, down to FID_N_FLOOR) times this
-    device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
-    out: Path | None = None  # default: reproductions/<doc>[-x<scale>]
-    fid_n: int = 0  # generated images per FID; 0 = the document's N scaled, at least the floor
-    flowers: str = ""  # folder of the Oxford-102 flower images
-    art: str = ""  # folder of the abstract-art images
-    data_dir: str = ""  # where to look first for the (Fashion-)MNIST IDX files
-    trials: int = 0  # lucic-fashion: trials per objective (0 = the paper's 100)
-    objectives: str = ""  # lucic-fashion: comma-separated objectives to search ('' = all)
-    progress: bool = True  # a progress bar while training (on a terminal)
 
 
 @dataclasses.dataclass

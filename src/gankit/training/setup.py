@@ -11,29 +11,15 @@ import dataclasses
 
 import torch
 
+from gankit import config as config_io
 from gankit.config import Config
 from gankit.data import ImageData, load_dataset
 from gankit.errors import GankitError
 from gankit.models import build_models
 
-# Options that may change when a run is resumed: schedule, logging and device.
-# Anything else would silently make it a different experiment.
-RESUMABLE = {
-    "steps",
-    "epochs",
-    "max_minutes",
-    "device",
-    "bf16",
-    "compile",
-    "channels_last",
-    "log_every",
-    "sample_every",
-    "checkpoint_every",
-    "keep_training_states",
-    "sample_count",
-    "eval_every",
-    "eval_samples",
-}
+# Options that may change when a run is resumed (schedule, logging, device), as the
+# config's fields declare; imported from here as ``training.RESUMABLE``.
+RESUMABLE = config_io.RESUMABLE
 
 
 def pick_device(name: str) -> torch.device:

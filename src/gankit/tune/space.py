@@ -39,7 +39,7 @@ KEYS = {
     "int": ("low", "high", "step", "log"),
     "categorical": ("choices",),
 }
-NOT_SEARCHABLE = {"class_names"}  # filled in from the data when a run starts
+NOT_SEARCHABLE = config_io.DERIVED  # filled in from the data when a run starts
 EXAMPLE = "{dist: loguniform, low: 1.0e-5, high: 1.0e-3}"
 
 

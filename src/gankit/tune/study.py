@@ -43,8 +43,9 @@ from gankit.tune.workers import StudyLink, run_workers, split
 
 STUDY_FILE, BASE_FILE, SPACE_FILE = "study.json", "base.yaml", "space.yaml"
 FORMAT, VERSION = "gankit-study", 1
-# Fields that may differ between sessions of one study: they do not change what a trial is.
-FREE = {"device", "bf16", "compile", "channels_last", "max_minutes", "class_names"}
+# Fields that may differ between sessions of one study: they do not change what a trial is
+# (how it is executed, and what is filled in from the data).
+FREE = config_io.RUNTIME | config_io.DERIVED
 
 
 @dataclass
