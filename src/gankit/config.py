@@ -90,7 +90,10 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    arch: str = knob("dcgan", "mlp | dcgan | infogan (Lucic et al.'s 28 px nets)")
+    arch: str = knob(
+        "dcgan",
+        "mlp | dcgan | infogan (Lucic et al.'s 28 px nets) | resnet (SNGAN/BigGAN residual nets)",
+    )
     z_dim: int = knob(100, "noise dimensions")
     conditioning: str = knob(
         "none",
@@ -99,11 +102,13 @@ class ModelConfig:
     embed_dim: int = knob(50, "size of the label embedding given to G (and to an MLP D)")
     g_width: int = knob(
         64,
-        "dcgan: width of G's finest hidden stage; doubles per coarser stage",
+        "dcgan, resnet: width of G's finest hidden stage; doubles per coarser stage",
         unit="channels",
     )
-    d_width: int = knob(64, "dcgan: width of D's first stage; doubles per stage", unit="channels")
-    max_width: int = knob(1024, "dcgan: cap on the width of any stage", unit="channels")
+    d_width: int = knob(
+        64, "dcgan, resnet: width of D's first stage; doubles per stage", unit="channels"
+    )
+    max_width: int = knob(1024, "dcgan, resnet: cap on the width of any stage", unit="channels")
     # knob gives a list field a default_factory: each instance gets its own list.
     g_hidden: list[int] = knob([256, 512, 1024], "mlp: G hidden sizes")  # noqa: RUF009
     d_hidden: list[int] = knob([1024, 512, 256], "mlp: D hidden sizes")  # noqa: RUF009
