@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import os
 import signal
-import time
 from pathlib import Path
 
 from gankit import config as config_io
+from gankit.api import is_main_process, say
 from gankit.errors import GankitError
-from gankit.presets import get_preset
-from gankit.run import open_run
 
 from .options import add_config_flags, config_overrides
 
@@ -35,22 +32,21 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from gankit import training  # imported here: `gankit presets` should not pay for torch
+    from gankit import api, training  # imported here: `gankit presets` should not pay for torch
 
     overrides = config_overrides(args)
     if args.resume:
-        return _resume(args, overrides, training)
+        return _resume(args, overrides, api, training)
     if args.preset and args.config:
         raise GankitError("give --preset or --config, not both")
-    base = config_io.load(args.config) if args.config else get_preset(args.preset or "fashion")
-    cfg = config_io.override(base, overrides)
+    cfg = api.experiment(args.config or args.preset or "fashion", **overrides)
     if args.dry_run:
         print(config_io.dump_yaml(cfg), end="")
         return 0
-    out = args.out or Path("runs") / f"{cfg.preset or 'run'}-{time.strftime('%Y%m%d-%H%M%S')}"
+    out = args.out or api.default_out(cfg)
     say(f"training {cfg.preset or 'custom config'} -> {out}")
     try:
-        result = training.train(cfg, out, progress=not args.quiet, make_evaluate=_monitor)
+        result = api.train(cfg, out, progress=not args.quiet)
     except training.Interrupted as e:
         return _interrupted(e)
     if is_main_process():
@@ -58,24 +54,16 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _resume(args, overrides, training) -> int:
+def _resume(args, overrides, api, training) -> int:
     if args.preset or args.config:
         raise GankitError("--resume continues a run with its own config - drop --preset/--config")
-    run_ = open_run(args.resume)
-    fixed = sorted(set(overrides) - training.RESUMABLE)
-    if fixed:
-        names = ", ".join("--" + n.replace("_", "-") for n in fixed)
-        raise GankitError(
-            f"{names} cannot change when resuming (it would be another experiment) - "
-            "start a new run instead"
-        )
-    cfg = config_io.override(run_.config(), overrides)
+    run_, cfg = api.resumed_experiment(args.resume, **overrides)
     if args.dry_run:
         print(config_io.dump_yaml(cfg), end="")
         return 0
     say(f"resuming {run_.path}")
     try:
-        result = training.resume(run_, cfg, progress=not args.quiet, make_evaluate=_monitor)
+        result = api.resume(run_.path, progress=not args.quiet, **overrides)
     except training.Interrupted as e:
         return _interrupted(e)
     if not is_main_process():
@@ -101,24 +89,6 @@ def _report(result) -> None:
     print(f"  checkpoint: {r.checkpoint}")
     if r.stopped != "finished":
         print(f"  continue:   gankit train --resume {r.run.path}")
-
-
-def _monitor(cfg, device):
-    """--eval-every: classifier FID and class entropy during training."""
-    from gankit.metrics.monitor import training_monitor
-
-    return training_monitor(cfg, device, say=say)
-
-
-def is_main_process() -> bool:
-    """Rank 0 under torchrun (from its environment, before torch is imported), else True."""
-    return os.environ.get("RANK", "0") == "0"
-
-
-def say(text: str) -> None:
-    """Prints once per job: on rank 0 only under torchrun."""
-    if is_main_process():
-        print(text, flush=True)
 
 
 def _interrupted(e) -> int:
