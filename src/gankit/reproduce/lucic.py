@@ -18,13 +18,12 @@ trial is ever resumed), so a 100-trial study fits on an ordinary disk.
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Callable
 from pathlib import Path
 
 from gankit import config as config_io
 from gankit import training
-from gankit.checkpoint import TRAINING_FILE
+from gankit.checkpoint import drop_training_states
 from gankit.config import Config
 from gankit.data import load_dataset
 from gankit.errors import GankitError
@@ -179,8 +178,10 @@ def _study(obj, opts, out: Path, n: int, n_images: int, trials: int, device, say
 
 def _drop_training_states(study_dir: Path) -> None:
     """Deletes the full training states of finished trials (their generators stay)."""
-    for path in (study_dir / "trials").glob(f"*/checkpoints/step_*/{TRAINING_FILE}"):
-        path.unlink(missing_ok=True)
+    from gankit.tune.trial import trial_runs
+
+    for run in trial_runs(study_dir):
+        drop_training_states(run)
 
 
 def _final_fid(run: Run, n: int, device, say) -> tuple[dict, measure.FidProtocol]:
@@ -190,8 +191,7 @@ def _final_fid(run: Run, n: int, device, say) -> tuple[dict, measure.FidProtocol
     proto = measure.fid_protocol(data, n)
 
     def compute() -> dict:
-        best = run.checkpoints_dir / "best.json"
-        known = json.loads(best.read_text()) if best.is_file() else {}
+        known = run.best() or {}
         if known.get("step") == step and "fid" in known:
             # tune evaluated exactly this checkpoint under exactly this protocol.
             return {"fid": known["fid"], "source": "the study's evaluation of it"}

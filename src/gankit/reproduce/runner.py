@@ -34,7 +34,7 @@ from gankit.errors import GankitError
 from gankit.presets import get_preset
 from gankit.reproduce import measure, report
 from gankit.reproduce.catalog import Document, Experiment, check_scale
-from gankit.run import Run
+from gankit.run import Run, is_run
 from gankit.training.state import total_steps
 
 MANIFEST, MANIFEST_FORMAT = "reproduction.json", "gankit-reproduction"
@@ -267,7 +267,7 @@ def _clear_unstarted(path: Path) -> None:
     """Removes a run folder with a config but no checkpoint yet: nothing in it to keep."""
     if not path.exists():
         return
-    if path.is_dir() and ((path / "config.yaml").is_file() or not any(path.iterdir())):
+    if path.is_dir() and (is_run(path) or not any(path.iterdir())):
         shutil.rmtree(path)
         return
     raise GankitError(f"{path} is in the way and is not a gankit run - move it and run again")

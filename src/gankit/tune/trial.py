@@ -30,6 +30,7 @@ from gankit import training
 from gankit.checkpoint import load_generator, mark_best
 from gankit.config import Config
 from gankit.errors import GankitError
+from gankit.run import Run, is_run
 from gankit.training.state import total_steps
 from gankit.tune import objective as objectives
 from gankit.tune.space import Space, suggest
@@ -54,6 +55,14 @@ class TrialSetup:
 def run_folder(number: int) -> str:
     """A trial's run folder, relative to the study folder."""
     return f"{TRIALS_DIR}/{number:04d}"
+
+
+def trial_runs(study_dir: Path) -> list[Run]:
+    """The run folders of a study's trials, in trial order."""
+    folder = study_dir / TRIALS_DIR
+    if not folder.is_dir():
+        return []
+    return [Run(path) for path in sorted(folder.iterdir()) if is_run(path)]
 
 
 def trial_config(setup: TrialSetup, values: dict) -> Config:
