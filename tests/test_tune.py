@@ -15,7 +15,7 @@ from gankit.cli import main
 from gankit.errors import GankitError
 from gankit.presets import PRESETS, get_preset
 from gankit.run import open_run
-from gankit.training.setup import prepare
+from gankit.training import plan
 from gankit.tune import default_space, load_space, run_study
 from gankit.tune import objective as objectives
 from gankit.tune import storage as tune_storage
@@ -246,12 +246,12 @@ def test_space_files_are_checked_field_by_field(tmp_path):
 def test_unlabelled_data_is_judged_by_inception_fid():
     cfg = _base(eval_samples=8)
     cfg.data.use_labels, cfg.model.conditioning = False, "none"
-    completed, _ = prepare(cfg)
+    completed = plan(cfg).config
     obj = objectives.choose(None, completed)
     assert obj.name == "fid" and obj.direction == "minimize"
     assert "between 8 generated images" in objectives.describe(obj, completed)
     assert "8 real images of the test split" in objectives.describe(obj, completed)
-    labelled, _ = prepare(_base())
+    labelled = plan(_base()).config
     assert objectives.choose(None, labelled).name == "classifier_fid"
     assert objectives.choose("fid", labelled).name == "fid"
 

@@ -44,7 +44,6 @@ from gankit.reproduce.catalog import (
 from gankit.reproduce.report import LEGEND, NONE, REPORT_HTML, REPORT_MD, atomic_write
 from gankit.reproduce.runner import Options, default_out, fid_n, now, open_output
 from gankit.run import Run
-from gankit.training.state import total_steps
 
 IMPLEMENTED = tuple(o.loss for o in LUCIC_OBJECTIVES if not o.missing)
 
@@ -83,7 +82,7 @@ def base_config(loss: str, opts: Options, n: int, n_images: int) -> Config:
     epochs = LUCIC_EPOCHS * opts.scale
     # The longest trial (1 D step) ends before step eval_every, so the trial's only
     # evaluation is the one tune makes of the last checkpoint: the paper's protocol.
-    longest = total_steps(
+    longest = training.total_steps(
         dataclasses.replace(cfg.train, epochs=epochs, steps=0, n_critic=1), n_images
     )
     return config_io.override(

@@ -35,7 +35,6 @@ from gankit.presets import get_preset
 from gankit.reproduce import measure, report
 from gankit.reproduce.catalog import Document, Experiment, check_scale
 from gankit.run import Run, is_run
-from gankit.training.state import total_steps
 
 MANIFEST, MANIFEST_FORMAT = "reproduction.json", "gankit-reproduction"
 FID_N_FLOOR = 1_000  # below this many images FID's bias swamps the differences it shows
@@ -233,7 +232,7 @@ def _target_step(cfg: Config, unit: str, value: float, n_images: int) -> int:
     """The generator step training stops at for ``value`` epochs or steps (as training counts)."""
     if unit == "steps":
         return int(value)
-    return total_steps(dataclasses.replace(cfg.train, steps=0, epochs=value), n_images)
+    return training.total_steps(dataclasses.replace(cfg.train, steps=0, epochs=value), n_images)
 
 
 def _train_to(run: Run, cfg: Config, unit: str, value: float, step: int, opts, say) -> None:

@@ -31,7 +31,6 @@ from gankit.checkpoint import load_generator, mark_best
 from gankit.config import Config
 from gankit.errors import GankitError
 from gankit.run import Run, is_run
-from gankit.training.state import total_steps
 from gankit.tune import objective as objectives
 from gankit.tune.space import Space, suggest
 from gankit.tune.storage import ERROR
@@ -71,7 +70,7 @@ def trial_config(setup: TrialSetup, values: dict) -> Config:
     if setup.minutes_per_trial:
         cfg.train.max_minutes = float(setup.minutes_per_trial)
     if not cfg.log.eval_every:
-        planned = total_steps(cfg.train, setup.n_images)
+        planned = training.total_steps(cfg.train, setup.n_images)
         cfg.log.eval_every = max(1, planned // EVALS_PER_TRIAL)
     return cfg
 
