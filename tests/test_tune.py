@@ -20,6 +20,7 @@ from gankit.tune import default_space, load_space, run_study
 from gankit.tune import objective as objectives
 from gankit.tune import storage as tune_storage
 from gankit.tune.space import parse_space
+from gankit.tune.trial import trial_runs
 
 SPACE = {
     "lr_g": {"dist": "loguniform", "low": 1e-4, "high": 1e-2},
@@ -71,8 +72,8 @@ def test_a_search_in_two_workers_leaves_runs_a_report_a_best_config_and_continue
         run = open_run(tmp_path / "s" / t.user_attrs["run"])
         assert run.checkpoint_steps() == [2]
         assert run.config().model.g_width == t.params["g_width"]
-        best = json.loads((run.checkpoints_dir / "best.json").read_text())
-        assert best["classifier_fid"] == pytest.approx(t.value)
+        assert run.best()["classifier_fid"] == pytest.approx(t.value)
+    assert [r.path.name for r in trial_runs(tmp_path / "s")] == ["0000", "0001", "0002"]
     md = result.report.read_text()
     assert "| trial | state | classifier_fid | minutes | stopped | run | lr_g | g_width |" in md
     assert md.count("| complete |") == 3 and "needs at least 4 complete trials" in md
@@ -130,7 +131,7 @@ def test_the_command_refuses_bad_input_continues_and_prunes(tmp_path, capsys):
     assert first.user_attrs["stop"] == "time budget" and first.user_attrs["steps"] == 1
     assert first.user_attrs["best_step"] == 1 and first.intermediate_values == {}
     run = open_run(study / first.user_attrs["run"])
-    assert json.loads((run.checkpoints_dir / "best.json").read_text())["step"] == 1
+    assert run.best_step() == 1
     assert run.config().train.max_minutes == 1e-9
 
     # Bad input: one line on stderr, a non-zero exit, and the study as it was.
