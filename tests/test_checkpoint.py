@@ -14,7 +14,7 @@ from gankit.checkpoint import (
 )
 from gankit.config import Config
 from gankit.errors import GankitError
-from gankit.run import create_run, open_run
+from gankit.run import create_run, is_run, open_run
 
 
 @pytest.fixture
@@ -92,3 +92,58 @@ def test_open_run_rejects_what_is_not_a_run(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(GankitError, match="not a gankit run"):
         open_run(tmp_path / "empty")
+
+
+def test_is_run_means_a_folder_with_its_config(run, tmp_path):
+    assert is_run(run.path) and not is_run(tmp_path) and not is_run(tmp_path / "nope")
+
+
+def test_best_is_read_and_written_through_the_run(run):
+    _write(run, 1)
+    _write(run, 2)
+    assert not run.has_best() and run.best() is None and run.best_step() is None
+    assert checkpoint.best_score(run) is None
+    with pytest.raises(GankitError, match="no best checkpoint"):
+        run.resolve_checkpoint("best")
+    checkpoint.mark_best(run, 1, {"fid": 3.5, "kid": 0.1})
+    assert run.has_best() and run.best() == {"step": 1, "fid": 3.5, "kid": 0.1}
+    assert run.best_step() == 1 and run.resolve_step("best") == 1
+    assert run.resolve_checkpoint("best") == run.checkpoint_dir(1)
+    assert checkpoint.best_score(run) == 3.5  # the first metric chose it
+
+
+@pytest.mark.parametrize("text", ["{not json", "[1, 2]", '{"fid": 1.0}', '{"step": "x"}'])
+def test_a_damaged_best_json_is_one_clear_line(run, text):
+    _write(run, 1)
+    run.best_path.write_text(text)
+    for read in (
+        run.best,
+        lambda: run.resolve_checkpoint("best"),
+        lambda: checkpoint.best_score(run),
+    ):
+        with pytest.raises(GankitError, match="best.json is damaged - delete it"):
+            read()
+
+
+def test_sample_steps_are_the_grids_in_order(run):
+    for step in (20, 3):
+        run.sample_path(step).write_bytes(b"")
+    (run.samples_dir / "notes.png").write_bytes(b"")
+    assert run.sample_steps() == [3, 20]
+
+
+def _with_training_state(run):
+    steps = run.checkpoint_steps()
+    return [s for s in steps if (run.checkpoint_dir(s) / checkpoint.TRAINING_FILE).exists()]
+
+
+def test_pruning_keeps_the_newest_training_states_and_every_generator(run):
+    for step in (1, 2, 3):
+        _write(run, step)
+    checkpoint.prune_training_states(run, 0)
+    assert _with_training_state(run) == [1, 2, 3]
+    checkpoint.prune_training_states(run, 2)
+    assert _with_training_state(run) == [2, 3]
+    checkpoint.drop_training_states(run)
+    assert _with_training_state(run) == [] and run.checkpoint_steps() == [1, 2, 3]
+    assert all((run.checkpoint_dir(s) / checkpoint.GENERATOR_FILE).exists() for s in (1, 2, 3))

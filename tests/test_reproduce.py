@@ -160,7 +160,7 @@ def test_manifest_records_document_and_scale(tmp_path, monkeypatch):
 def test_lucic_spaces_are_valid_tune_spaces_and_evaluate_only_at_the_end():
     from gankit.reproduce.catalog import LUCIC_OBJECTIVES, lucic_space
     from gankit.reproduce.lucic import IMPLEMENTED, base_config
-    from gankit.training.state import total_steps
+    from gankit.training import total_steps
     from gankit.tune import load_space
 
     assert "began" not in IMPLEMENTED and len(IMPLEMENTED) == len(LUCIC_OBJECTIVES) - 1

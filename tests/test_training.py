@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import math
 
@@ -127,6 +128,21 @@ def test_families_and_objectives_train_end_to_end(tmp_path, arch, loss, conditio
         cfg.train.optimizer, cfg.train.n_critic = "rmsprop", 2
     result = training.train(cfg, tmp_path / "run", progress=False)
     assert result.step == 3
+
+
+def test_plan_says_what_train_would_do():
+    cfg = tiny_config()
+    assert cfg.data.channels == 0 and cfg.data.class_names == []  # left to the data
+    planned = training.plan(cfg)
+    assert planned.config.data.img_size == 32 and planned.config.data.channels == 3
+    assert planned.config.data.class_names == ["circle", "square", "triangle"]
+    n_train = planned.n_images
+    assert n_train == 96 and planned.total_steps == 6  # the train split: all 96
+    epochs = dataclasses.replace(cfg.train, steps=0, epochs=2.5)
+    batches = math.ceil(2.5 * n_train / (cfg.train.batch_size * cfg.train.n_critic))
+    assert training.total_steps(epochs, n_train) == batches
+    with pytest.raises(GankitError, match="larger than the dataset"):
+        training.plan(tiny_config(train={"batch_size": 1000}))
 
 
 def test_bad_combinations_fail_before_any_folder_is_made(tmp_path):

@@ -15,11 +15,12 @@ from gankit.cli import main
 from gankit.errors import GankitError
 from gankit.presets import PRESETS, get_preset
 from gankit.run import open_run
-from gankit.training.setup import prepare
+from gankit.training import plan
 from gankit.tune import default_space, load_space, run_study
 from gankit.tune import objective as objectives
 from gankit.tune import storage as tune_storage
 from gankit.tune.space import parse_space
+from gankit.tune.trial import trial_runs
 
 SPACE = {
     "lr_g": {"dist": "loguniform", "low": 1e-4, "high": 1e-2},
@@ -71,8 +72,8 @@ def test_a_search_in_two_workers_leaves_runs_a_report_a_best_config_and_continue
         run = open_run(tmp_path / "s" / t.user_attrs["run"])
         assert run.checkpoint_steps() == [2]
         assert run.config().model.g_width == t.params["g_width"]
-        best = json.loads((run.checkpoints_dir / "best.json").read_text())
-        assert best["classifier_fid"] == pytest.approx(t.value)
+        assert run.best()["classifier_fid"] == pytest.approx(t.value)
+    assert [r.path.name for r in trial_runs(tmp_path / "s")] == ["0000", "0001", "0002"]
     md = result.report.read_text()
     assert "| trial | state | classifier_fid | minutes | stopped | run | lr_g | g_width |" in md
     assert md.count("| complete |") == 3 and "needs at least 4 complete trials" in md
@@ -130,7 +131,7 @@ def test_the_command_refuses_bad_input_continues_and_prunes(tmp_path, capsys):
     assert first.user_attrs["stop"] == "time budget" and first.user_attrs["steps"] == 1
     assert first.user_attrs["best_step"] == 1 and first.intermediate_values == {}
     run = open_run(study / first.user_attrs["run"])
-    assert json.loads((run.checkpoints_dir / "best.json").read_text())["step"] == 1
+    assert run.best_step() == 1
     assert run.config().train.max_minutes == 1e-9
 
     # Bad input: one line on stderr, a non-zero exit, and the study as it was.
@@ -246,12 +247,12 @@ def test_space_files_are_checked_field_by_field(tmp_path):
 def test_unlabelled_data_is_judged_by_inception_fid():
     cfg = _base(eval_samples=8)
     cfg.data.use_labels, cfg.model.conditioning = False, "none"
-    completed, _ = prepare(cfg)
+    completed = plan(cfg).config
     obj = objectives.choose(None, completed)
     assert obj.name == "fid" and obj.direction == "minimize"
     assert "between 8 generated images" in objectives.describe(obj, completed)
     assert "8 real images of the test split" in objectives.describe(obj, completed)
-    labelled, _ = prepare(_base())
+    labelled = plan(_base()).config
     assert objectives.choose(None, labelled).name == "classifier_fid"
     assert objectives.choose("fid", labelled).name == "fid"
 

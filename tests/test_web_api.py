@@ -234,3 +234,24 @@ def test_the_views_do_not_import_each_other():
                 for alias in node.names
             }
             assert not imported & other, (module, imported & other)
+
+
+def test_catalog_reads_best_through_the_run_and_a_damaged_one_is_a_404(tmp_path):
+    import torch
+
+    from gankit.checkpoint import mark_best, write_checkpoint
+    from gankit.config import Config
+    from gankit.run import create_run
+    from gankit.web.catalog import Catalog
+    from gankit.web.errors import NotFound
+
+    run = create_run(tmp_path / "runs" / "one", Config())
+    for step in (2, 4):
+        write_checkpoint(run, step, generator={"w": torch.zeros(1)}, training=None, state={})
+    served = Catalog([tmp_path / "runs"]).get("one")
+    assert not served.has_best() and served.checkpoint("latest") == 4
+    mark_best(run, 2, {"fid": 1.0})
+    assert served.has_best() and served.checkpoint("best") == 2
+    run.best_path.write_text("{damaged")
+    with pytest.raises(NotFound, match="no checkpoint 'best' \\(has: 2, 4\\)"):
+        served.checkpoint("best")

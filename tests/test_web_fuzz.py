@@ -41,7 +41,10 @@ values = st.one_of(
 json_values = st.recursive(
     # Finite floats only: the test client itself cannot encode inf/NaN as JSON (a raw
     # 'Infinity' body is covered by the binary-body test below).
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(max_size=10),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner),
     max_leaves=8,

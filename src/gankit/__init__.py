@@ -37,7 +37,19 @@ _EXPORTS = {
     "presets": "gankit.presets",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "Config",
+    "GankitError",
+    "TrainedGenerator",
+    "evaluate",
+    "experiment",
+    "fid",
+    "load",
+    "presets",
+    "resume",
+    "to_pil",
+    "train",
+]
 
 if TYPE_CHECKING:
     from gankit import presets

@@ -20,14 +20,13 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from gankit.errors import GankitError
-from gankit.run import Run, step_name
+from gankit.run import BEST_FILE, Run, step_name
 
 FORMAT = "gankit-checkpoint"
 VERSION = 1
 GENERATOR_FILE = "generator.safetensors"
 TRAINING_FILE = "training.safetensors"
 STATE_FILE = "state.json"
-BEST_FILE = "best.json"  # in checkpoints/: which step is the best so far, and its scores
 
 
 def write_checkpoint(
@@ -126,7 +125,19 @@ def prune_training_states(run: Run, keep: int) -> None:
     with_state = [
         s for s in run.checkpoint_steps() if (run.checkpoint_dir(s) / TRAINING_FILE).exists()
     ]
-    for step in with_state[:-keep]:
+    _drop_training_files(run, with_state[:-keep])
+
+
+def drop_training_states(run: Run) -> None:
+    """Deletes ``training.safetensors`` from every checkpoint: a finished run never resumed.
+
+    Generator snapshots stay, so every checkpoint can still be sampled and evaluated.
+    """
+    _drop_training_files(run, run.checkpoint_steps())
+
+
+def _drop_training_files(run: Run, steps: list[int]) -> None:
+    for step in steps:
         (run.checkpoint_dir(step) / TRAINING_FILE).unlink(missing_ok=True)
 
 
@@ -159,7 +170,7 @@ def unflatten_optimizer(
 
 def mark_best(run: Run, step: int, scores: dict[str, float]) -> None:
     """Records checkpoint ``step`` as the run's ``best`` (``checkpoints/best.json``)."""
-    path = run.checkpoints_dir / BEST_FILE
+    path = run.best_path
     tmp = path.with_name(f".{BEST_FILE}.tmp")
     tmp.write_text(json.dumps({"step": step, **scores}, indent=1))
     tmp.replace(path)
@@ -167,10 +178,10 @@ def mark_best(run: Run, step: int, scores: dict[str, float]) -> None:
 
 def best_score(run: Run) -> float | None:
     """The score the current ``best`` checkpoint was chosen by (its first metric), if any."""
-    path = run.checkpoints_dir / BEST_FILE
-    if not path.is_file():
+    record = run.best()
+    if record is None:
         return None
-    values = [v for k, v in json.loads(path.read_text()).items() if k != "step"]
+    values = [v for k, v in record.items() if k != "step"]
     return float(values[0]) if values else None
 
 

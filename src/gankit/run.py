@@ -5,12 +5,15 @@
       metrics.jsonl          one JSON line per training step
       losses.png             loss, score and distance curves, redrawn while training
       samples/step_XXXXXXX.png
+      checkpoints/best.json   which checkpoint scored best in training, and its scores
       checkpoints/step_XXXXXXX/
           generator.safetensors   weights to sample from (the EMA copy when enabled)
           training.safetensors    everything else needed to resume (may be pruned)
           state.json              step, images seen, data order, optimiser settings
 
-Everything later (generate, evaluate, serve) needs only the run's path.
+A folder is a run when it holds ``config.yaml`` (``is_run``). Everything later
+(generate, evaluate, tune, reproduce, serve) needs only the run's path, and
+finds every file through ``Run`` rather than by name.
 """
 
 from __future__ import annotations
@@ -24,11 +27,19 @@ from gankit import config as config_io
 from gankit.config import Config
 from gankit.errors import GankitError
 
+CONFIG_FILE = "config.yaml"
+BEST_FILE = "best.json"  # in checkpoints/: {"step": S, first metric: value, ...}
 _STEP_DIR = re.compile(r"^step_(\d{7,})$")
+_SAMPLE = re.compile(r"^step_(\d{7,})\.png$")
 
 
 def step_name(step: int) -> str:
     return f"step_{step:07d}"
+
+
+def is_run(path: str | Path) -> bool:
+    """Whether ``path`` is a run folder: one holding a ``config.yaml``."""
+    return (Path(path) / CONFIG_FILE).is_file()
 
 
 @dataclass(frozen=True)
@@ -37,7 +48,7 @@ class Run:
 
     @property
     def config_path(self) -> Path:
-        return self.path / "config.yaml"
+        return self.path / CONFIG_FILE
 
     @property
     def metrics_path(self) -> Path:
@@ -54,6 +65,10 @@ class Run:
     @property
     def checkpoints_dir(self) -> Path:
         return self.path / "checkpoints"
+
+    @property
+    def best_path(self) -> Path:
+        return self.checkpoints_dir / BEST_FILE
 
     def sample_path(self, step: int) -> Path:
         return self.samples_dir / f"{step_name(step)}.png"
@@ -75,22 +90,60 @@ class Run:
                 steps.append(int(m.group(1)))
         return sorted(steps)
 
+    def sample_steps(self) -> list[int]:
+        """Steps of the sample grids written while training, in order."""
+        if not self.samples_dir.is_dir():
+            return []
+        found = (_SAMPLE.match(p.name) for p in self.samples_dir.iterdir())
+        return sorted(int(m.group(1)) for m in found if m)
+
+    def has_best(self) -> bool:
+        """Whether an evaluation while training has marked a checkpoint ``best``."""
+        return self.best_path.is_file()
+
+    def best(self) -> dict | None:
+        """The ``best.json`` record (``step`` and the scores it was chosen by), None if none.
+
+        Raises:
+            GankitError: the file is damaged.
+        """
+        if not self.has_best():
+            return None
+        try:
+            record = json.loads(self.best_path.read_text())
+        except (OSError, ValueError):
+            record = None
+        if not isinstance(record, dict) or not isinstance(record.get("step"), int):
+            raise GankitError(
+                f"{self.best_path} is damaged - delete it (the next evaluation while "
+                "training writes it again)"
+            )
+        return record
+
+    def best_step(self) -> int | None:
+        """The step of the checkpoint marked ``best``, None if none is."""
+        record = self.best()
+        return None if record is None else record["step"]
+
     def resolve_checkpoint(self, which: str | int = "latest") -> Path:
-        """``latest`` or a step number -> that checkpoint's folder, or a clear error."""
+        """``latest``, ``best`` or a step number -> that checkpoint's folder, or a clear error."""
+        return self.checkpoint_dir(self.resolve_step(which))
+
+    def resolve_step(self, which: str | int = "latest") -> int:
+        """``latest``, ``best`` or a step number -> the step of a complete checkpoint."""
         steps = self.checkpoint_steps()
         if not steps:
             raise GankitError(
                 f"run {self.path} has no checkpoints yet - train it first (gankit train)"
             )
         if str(which) == "latest":
-            return self.checkpoint_dir(steps[-1])
+            return steps[-1]
         if str(which) == "best":
-            best = self.checkpoints_dir / "best.json"
-            if not best.is_file():
+            which = self.best_step()
+            if which is None:
                 raise GankitError(
                     f"run {self.path} has no best checkpoint - train with --eval-every N"
                 )
-            which = json.loads(best.read_text())["step"]
         try:
             step = int(which)
         except ValueError:
@@ -100,7 +153,7 @@ class Run:
         if step not in steps:
             shown = ", ".join(map(str, steps[-8:]))
             raise GankitError(f"run {self.path} has no checkpoint at step {step} (has: {shown})")
-        return self.checkpoint_dir(step)
+        return step
 
 
 def create_run(path: str | Path, cfg: Config) -> Run:
@@ -130,8 +183,8 @@ def open_run(path: str | Path) -> Run:
     if not path.is_dir():
         raise GankitError(f"{path} is a file, not a run folder")
     run = Run(path)
-    if not run.config_path.is_file():
+    if not is_run(path):
         raise GankitError(
-            f"{path} is not a gankit run (no config.yaml) - point at a folder made by gankit train"
+            f"{path} is not a gankit run (no {CONFIG_FILE}) - point at a folder made by gankit train"
         )
     return run

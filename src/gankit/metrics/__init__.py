@@ -9,6 +9,8 @@ reference split, seed), which every report states with the numbers.
 The submodules each own one step: ``inception`` (network + preprocessing),
 ``sources`` (where images come from), ``features`` (extraction + reference
 cache), and the maths, which does no I/O: ``frechet``, ``kid``, ``prdc``.
+``score`` is the workflow evaluate, tune and reproduce share: a generator against
+its dataset's reference split, with the cached reference features.
 The classifier-based checks (``classifier``, ``classes``, ``memorization``,
 ``latent``) live beside them; see their own docstrings.
 """

@@ -23,14 +23,15 @@ import torch
 
 from gankit.checkpoint import load_generator, read_state
 from gankit.config import Config, to_dict
-from gankit.data import dataset_kind, load_dataset
+from gankit.data import load_dataset
 from gankit.errors import GankitError
 from gankit.images import save_grid
-from gankit.metrics import METRICS, classes, classifier, compute_metrics, inception, latent, report
+from gankit.metrics import METRICS, classes, classifier, inception, latent, report
 from gankit.metrics import memorization as mem
-from gankit.metrics.features import FeatureSet, source_features
+from gankit.metrics.features import FeatureSet
 from gankit.metrics.prdc import K_DC
-from gankit.metrics.sources import DatasetSource, GeneratorSource, subset_indices
+from gankit.metrics.score import Scorer, reference_scorer, reference_source, reference_split
+from gankit.metrics.sources import DatasetSource, subset_indices
 from gankit.options import EvalOptions  # declared apart, torch-free, for the CLI's flags
 from gankit.run import Run, open_run
 from gankit.sampling import generate, label_grid_inputs, noise, sample_batches
@@ -69,19 +70,17 @@ class _Context:
     opts: EvalOptions
     plan: Plan
     say: Callable[[str], None]
-    net: inception.Network
-    reference: DatasetSource
+    scorer: Scorer  # the reference split's features, and the network
     floor: DatasetSource  # real train images for the real-vs-real floor
-    real: FeatureSet
     classifier: Any = None
     classifier_fid: classes.ClassifierFID | None = None
     splits: tuple | None = None  # labelled (train, test), for train-on-synthetic
     train_images: torch.Tensor | None = None  # the train split, for pixel-space neighbours
     ref_images: torch.Tensor | None = None  # the reference images behind ``real``'s rows
 
-    def features(self, source, n: int) -> FeatureSet:
-        o = self.opts
-        return source_features(source, n, batch_size=o.batch_size, device=o.device, net=self.net)
+    @property
+    def real(self) -> FeatureSet:
+        return self.scorer.real
 
 
 @dataclasses.dataclass
@@ -114,8 +113,8 @@ def evaluate_run(
     floor = None
     if opts.floor:  # real train images vs the reference, same N: the best attainable FID
         say(f"floor: Inception features of {ctx.floor.describe(opts.n)} ...")
-        train = ctx.features(ctx.floor, opts.n)
-        floor = {"fid": compute_metrics(ctx.real, train, ["fid"])["fid"], "of": train.description}
+        train = ctx.scorer.features(ctx.floor, opts.n)
+        floor = {"fid": ctx.scorer.compare(train)["fid"], "of": train.description}
     rows, keep = [], None
     for step in plan.steps:
         row, kept = _evaluate_checkpoint(ctx, step)
@@ -148,8 +147,7 @@ def plan_evaluation(run: Run, cfg: Config, opts: EvalOptions) -> Plan:
     conditional = cfg.model.conditioning != "none"
     if opts.tstr and not (with_classes and conditional):
         raise GankitError("--tstr needs a conditional run on a labelled dataset - drop --tstr")
-    folder = dataset_kind(cfg.data.dataset) == "folder"  # image folders have no test split
-    reference = opts.reference or ("train" if folder else "test")
+    reference = opts.reference or reference_split(cfg.data)
     names = ["fid"] + ["kid"] * opts.kid + ["prdc"] * opts.prdc
     na, nc = _skipped(opts, labelled, with_classes, conditional)
     ckpt = run.resolve_checkpoint(opts.checkpoint if opts.checkpoint != "all" else "latest")
@@ -194,15 +192,14 @@ def _skipped(opts: EvalOptions, labelled: bool, with_classes: bool, conditional:
 
 def _prepare(run: Run, cfg: Config, opts: EvalOptions, plan: Plan, say) -> _Context:
     """Checks the sizes, then loads the network, the reference features and the classifier."""
-    reference = DatasetSource(cfg.data, plan.reference, opts.seed)
+    reference = reference_source(cfg.data, plan.reference, opts.seed)
     # Against train itself, the floor takes another seed's subset (it may overlap: optimistic).
     floor = DatasetSource(cfg.data, "train", opts.seed + (plan.reference == "train"))
     for source in (reference, floor) if opts.floor else (reference,):
         source.check(opts.n)  # before anything slow
-    net = inception.load_network(opts.device)
     say(f"reference: Inception features of {reference.describe(opts.n)} ...")
-    ctx = _Context(run, cfg, opts, plan, say, net, reference, floor, real=None)
-    ctx.real = ctx.features(reference, opts.n)
+    scorer = reference_scorer(reference, opts.n, batch_size=opts.batch_size, device=opts.device)
+    ctx = _Context(run, cfg, opts, plan, say, scorer, floor)
     say("reference features " + ("read from the cache" if ctx.real.cache == "hit" else "computed"))
     if plan.classes:
         info = classifier.cached_classifier_info(cfg.data)[1]
@@ -228,8 +225,8 @@ def _evaluate_checkpoint(ctx: _Context, step: int) -> tuple[dict, _Keep]:
     row = {"step": int(state["step"])}
     row |= {key: state[key] for key in ("epoch", "images_seen") if key in state}
     ctx.say(f"step {step}: computing Inception features for {o.n:,} generated images ...")
-    fake = ctx.features(GeneratorSource(G, f"run {ctx.run.path} step {step}", o.seed), o.n)
-    row |= compute_metrics(ctx.real, fake, ctx.plan.metric_names, seed=o.seed, device=o.device)
+    fake = ctx.scorer.generated(G, o.n, f"run {ctx.run.path} step {step}")
+    row |= ctx.scorer.compare(fake, ctx.plan.metric_names)
     keep = _Keep(row["step"], G, row)
     if ctx.plan.classes:
         row |= _class_metrics(ctx, G, keep)
@@ -344,7 +341,7 @@ def _result(ctx: _Context, rows: list[dict], keep: _Keep, pictures: list, floor,
 
 def _protocol(ctx: _Context) -> dict:
     """How the numbers were measured: what every report states beside them."""
-    o, net, real = ctx.opts, ctx.net, ctx.real
+    o, net, real = ctx.opts, ctx.scorer.net, ctx.real
     labels = ", balanced labels (i mod classes)" if ctx.plan.conditional else ""
     protocol = {
         "network": net.name,
@@ -353,7 +350,11 @@ def _protocol(ctx: _Context) -> dict:
         "preprocess": inception.PREPROCESS,
         "n_generated": o.n,
         "generated": f"image i from seed {o.seed} + i{labels}",
-        "reference": {"dataset": ctx.cfg.data.dataset, "split": ctx.reference.split, "n": o.n},
+        "reference": {
+            "dataset": ctx.cfg.data.dataset,
+            "split": ctx.scorer.reference.split,
+            "n": o.n,
+        },
         "seed": o.seed,
         "metrics": {name: METRICS.get(name).description for name in ctx.plan.metric_names},
         "device": str(o.device),

@@ -39,7 +39,7 @@ from gankit.data.dataset import BUILTINS, SPLITS, native_shape
 from gankit.data.folder import _to_rgb_or_l, list_images
 from gankit.data.shapes import split_seed_and_count
 from gankit.errors import GankitError
-from gankit.run import open_run
+from gankit.run import is_run, open_run
 from gankit.sampling import sample_batches
 
 # Images per split of the built-in IDX datasets, fixed by the files (for cache keys
@@ -227,12 +227,12 @@ def open_source(spec: str, *, seed: int = 0, device="cpu") -> Source:
     """What the user typed for one side of a comparison -> a Source (see the module docstring)."""
     path = Path(spec).expanduser()
     base, _, step = spec.rpartition("@")
-    if base and not path.exists() and (Path(base).expanduser() / "config.yaml").is_file():
+    if base and not path.exists() and is_run(Path(base).expanduser()):
         if not (step == "latest" or step.isdigit()):
             raise GankitError(f"{spec}: after @ give a step number or 'latest', got {step!r}")
         return run_source(Path(base).expanduser(), step, device=device, seed=seed)
     if path.is_dir():
-        if (path / "config.yaml").is_file():
+        if is_run(path):
             return run_source(path, device=device, seed=seed)
         return FolderSource(path, spec, seed)
     if path.is_file():

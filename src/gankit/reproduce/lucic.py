@@ -18,13 +18,12 @@ trial is ever resumed), so a 100-trial study fits on an ordinary disk.
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Callable
 from pathlib import Path
 
 from gankit import config as config_io
 from gankit import training
-from gankit.checkpoint import TRAINING_FILE
+from gankit.checkpoint import drop_training_states
 from gankit.config import Config
 from gankit.data import load_dataset
 from gankit.errors import GankitError
@@ -45,7 +44,6 @@ from gankit.reproduce.catalog import (
 from gankit.reproduce.report import LEGEND, NONE, REPORT_HTML, REPORT_MD, atomic_write
 from gankit.reproduce.runner import Options, default_out, fid_n, now, open_output
 from gankit.run import Run
-from gankit.training.state import total_steps
 
 IMPLEMENTED = tuple(o.loss for o in LUCIC_OBJECTIVES if not o.missing)
 
@@ -84,7 +82,7 @@ def base_config(loss: str, opts: Options, n: int, n_images: int) -> Config:
     epochs = LUCIC_EPOCHS * opts.scale
     # The longest trial (1 D step) ends before step eval_every, so the trial's only
     # evaluation is the one tune makes of the last checkpoint: the paper's protocol.
-    longest = total_steps(
+    longest = training.total_steps(
         dataclasses.replace(cfg.train, epochs=epochs, steps=0, n_critic=1), n_images
     )
     return config_io.override(
@@ -179,8 +177,10 @@ def _study(obj, opts, out: Path, n: int, n_images: int, trials: int, device, say
 
 def _drop_training_states(study_dir: Path) -> None:
     """Deletes the full training states of finished trials (their generators stay)."""
-    for path in (study_dir / "trials").glob(f"*/checkpoints/step_*/{TRAINING_FILE}"):
-        path.unlink(missing_ok=True)
+    from gankit.tune.trial import trial_runs
+
+    for run in trial_runs(study_dir):
+        drop_training_states(run)
 
 
 def _final_fid(run: Run, n: int, device, say) -> tuple[dict, measure.FidProtocol]:
@@ -190,8 +190,7 @@ def _final_fid(run: Run, n: int, device, say) -> tuple[dict, measure.FidProtocol
     proto = measure.fid_protocol(data, n)
 
     def compute() -> dict:
-        best = run.checkpoints_dir / "best.json"
-        known = json.loads(best.read_text()) if best.is_file() else {}
+        known = run.best() or {}
         if known.get("step") == step and "fid" in known:
             # tune evaluated exactly this checkpoint under exactly this protocol.
             return {"fid": known["fid"], "source": "the study's evaluation of it"}

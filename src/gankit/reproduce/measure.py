@@ -5,7 +5,8 @@ the standard TF-Inception network), ``fid_at`` and ``class_checks`` (seed 001's
 classifier figures) on one checkpoint, and ``EvalStore``: the file
 ``RUN/reproduce.json`` in which every result is kept with the protocol it was
 measured under, so that running a reproduction again reads it back instead of
-recomputing it. The maths all live in ``gankit.metrics``; nothing is computed here.
+recomputing it. The scoring is ``gankit.metrics.score``'s, the maths all live in
+``gankit.metrics``; nothing is computed here.
 """
 
 from __future__ import annotations
@@ -20,11 +21,9 @@ import torch
 
 from gankit.checkpoint import load_generator
 from gankit.config import DataConfig
-from gankit.data import dataset_kind
-from gankit.metrics import classes, classifier, compute_metrics, inception
-from gankit.metrics.features import source_features
+from gankit.metrics import classes, classifier, inception
 from gankit.metrics.report import json_safe
-from gankit.metrics.sources import DatasetSource, GeneratorSource
+from gankit.metrics.score import reference_scorer, reference_source, reference_split
 from gankit.run import Run
 
 STORE_FILE, STORE_FORMAT, STORE_VERSION = "reproduce.json", "gankit-reproduce-evals", 1
@@ -56,27 +55,24 @@ class FidProtocol:
 
 def fid_protocol(data: DataConfig, n: int, seed: int = 0) -> FidProtocol:
     """The protocol for ``n`` generated images of a run on ``data`` (needs no network load)."""
-    split = "train" if dataset_kind(data.dataset) == "folder" else "test"
-    size = DatasetSource(data, split, seed).size
+    split = reference_split(data)
+    size = reference_source(data, split, seed).size
     return FidProtocol(n, split, min(n, size), inception.network_file()[1], seed)
 
 
 def fid_at(run: Run, step: int, data: DataConfig, proto: FidProtocol, device, say) -> dict:
     """Inception FID of the run's checkpoint ``step`` under ``proto``, with what was measured."""
-    net = inception.load_network(device)
-    reference = DatasetSource(data, proto.split, proto.seed)
     say(f"  FID at step {step:,}: {proto.describe(data.dataset)} ...")
-    real = source_features(reference, proto.n_reference, device=device, net=net)
+    reference = reference_source(data, proto.split, proto.seed)
+    scorer = reference_scorer(reference, proto.n_reference, device=device)
     G, _, state = load_generator(run, step, device)
-    generated = GeneratorSource(G, f"{run.path.name} step {step}", proto.seed)
-    fake = source_features(generated, proto.n, device=device, net=net)
-    fid = compute_metrics(real, fake, ["fid"], device=device)["fid"]
+    fid = scorer.score(G, proto.n, name=f"{run.path.name} step {step}")["fid"]
     say(f"  FID at step {step:,}: {fid:.2f}")
     return {
         "fid": fid,
         "epoch": state.get("epoch"),
         "elapsed_seconds": state.get("elapsed_seconds"),
-        "reference": real.description,
+        "reference": scorer.real.description,
     }
 
 

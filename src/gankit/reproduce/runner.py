@@ -35,8 +35,7 @@ from gankit.options import Options  # declared apart, torch-free, for the CLI's 
 from gankit.presets import get_preset
 from gankit.reproduce import measure, report
 from gankit.reproduce.catalog import Document, Experiment, check_scale
-from gankit.run import Run
-from gankit.training.state import total_steps
+from gankit.run import Run, is_run
 
 MANIFEST, MANIFEST_FORMAT = "reproduction.json", "gankit-reproduction"
 FID_N_FLOOR = 1_000  # below this many images FID's bias swamps the differences it shows
@@ -218,7 +217,7 @@ def _target_step(cfg: Config, unit: str, value: float, n_images: int) -> int:
     """The generator step training stops at for ``value`` epochs or steps (as training counts)."""
     if unit == "steps":
         return int(value)
-    return total_steps(dataclasses.replace(cfg.train, steps=0, epochs=value), n_images)
+    return training.total_steps(dataclasses.replace(cfg.train, steps=0, epochs=value), n_images)
 
 
 def _train_to(run: Run, cfg: Config, unit: str, value: float, step: int, opts, say) -> None:
@@ -252,7 +251,7 @@ def _clear_unstarted(path: Path) -> None:
     """Removes a run folder with a config but no checkpoint yet: nothing in it to keep."""
     if not path.exists():
         return
-    if path.is_dir() and ((path / "config.yaml").is_file() or not any(path.iterdir())):
+    if path.is_dir() and (is_run(path) or not any(path.iterdir())):
         shutil.rmtree(path)
         return
     raise GankitError(f"{path} is in the way and is not a gankit run - move it and run again")

@@ -2,12 +2,15 @@
 
 ``train`` starts a run and ``resume`` continues one; both complete and save the
 config, restore what needs restoring, and run the loop - in one process, or in
-each of the processes ``torchrun`` starts (only rank 0 writes).
+each of the processes ``torchrun`` starts (only rank 0 writes). ``plan`` and
+``total_steps`` answer "what would training do?" without training: what tune and
+reproduce need to schedule runs, so they never reach into the modules below.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -27,10 +30,37 @@ __all__ = [
     "Interrupted",
     "StopTraining",
     "TrainResult",
+    "TrainingPlan",
     "pick_device",
+    "plan",
     "resume",
+    "total_steps",
     "train",
 ]
+
+
+@dataclass(frozen=True)
+class TrainingPlan:
+    """What training a config would do, known before anything is created."""
+
+    config: Config  # completed from the data: image size, channels, class names
+    n_images: int  # real training images, what an epoch passes over
+    total_steps: int  # generator steps the schedule trains for
+
+
+def plan(cfg: Config) -> TrainingPlan:
+    """Checks ``cfg`` against its data as ``train`` would, and says what it would train.
+
+    Loads the dataset and builds the models once to validate them; creates no folder.
+    ``total_steps(train_config, plan.n_images)`` gives the steps of any other schedule
+    on the same data without loading it again.
+
+    Raises:
+        GankitError: the data is missing, or the config does not fit it.
+    """
+    completed, data = prepare(cfg)
+    n_images = len(data.images)
+    return TrainingPlan(completed, n_images, total_steps(completed.train, n_images))
 
 
 def train(

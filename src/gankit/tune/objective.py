@@ -5,19 +5,20 @@ classifier's FID for labelled data, Inception FID otherwise), warming the caches
 a metric needs once in the main process (the classifier is trained, the
 reference features computed, before any worker starts), and building the
 callable a trial evaluates its generator with. The metric code itself lives in
-``gankit.metrics``; nothing is re-implemented here.
+``gankit.metrics`` (Inception FID: ``metrics.score``, as ``gankit evaluate`` and
+``gankit reproduce`` measure it); nothing is re-implemented here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 from torch import nn
 
 from gankit.config import Config
-from gankit.data import dataset_kind
 from gankit.errors import GankitError
 from gankit.registry import Registry
 
@@ -65,11 +66,6 @@ def choose(name: str | None, cfg: Config) -> Objective:
     return obj
 
 
-def reference_split(cfg: Config) -> str:
-    """The real side of the Inception FID: the test split, or train for an image folder."""
-    return "train" if dataset_kind(cfg.data.dataset) == "folder" else "test"
-
-
 def sample_size(obj: Objective, cfg: Config) -> int:
     """Images per side of each evaluation: ``log.eval_samples``, capped by the real images."""
     if obj.name == "classifier_fid":
@@ -77,7 +73,9 @@ def sample_size(obj: Objective, cfg: Config) -> int:
 
         available = len(labelled_splits(cfg.data)[1].images)
     else:
-        available = _reference(cfg).size
+        from gankit.metrics.score import reference_source
+
+        available = reference_source(cfg.data).size
     n = min(cfg.log.eval_samples, available)
     if n < 2:
         raise GankitError(
@@ -89,8 +87,10 @@ def sample_size(obj: Objective, cfg: Config) -> int:
 
 def describe(obj: Objective, cfg: Config) -> str:
     """The objective's line in a report, with N and the split filled in."""
+    from gankit.metrics.score import reference_split
+
     n = sample_size(obj, cfg)
-    return obj.description.format(n=n, last=n - 1, split=reference_split(cfg))
+    return obj.description.format(n=n, last=n - 1, split=reference_split(cfg.data))
 
 
 def warm_up(obj: Objective, cfg: Config, device: torch.device, say) -> None:
@@ -104,13 +104,8 @@ def warm_up(obj: Objective, cfg: Config, device: torch.device, say) -> None:
         if cached_classifier_info(cfg.data)[1] is None:
             say(f"training the {cfg.data.dataset} classifier once (cached for later studies) ...")
         load_or_train_classifier(cfg.data, device=device)
-    else:
-        from gankit.metrics import inception
-        from gankit.metrics.features import source_features
-
-        net = inception.load_network(device)  # a missing network is an error now, not later
-        n = sample_size(obj, cfg)
-        source_features(_reference(cfg), n, device=device, net=net)
+    else:  # a missing network is an error now, not in every trial
+        _inception_scorer(obj, cfg, device)
 
 
 def build(obj: Objective, cfg: Config, device: torch.device) -> Metric:
@@ -123,22 +118,12 @@ def build(obj: Objective, cfg: Config, device: torch.device) -> Metric:
         from gankit.metrics.monitor import training_monitor
 
         return training_monitor(cfg, device, say=lambda line: None)
-    from gankit.metrics import compute_metrics, inception
-    from gankit.metrics.features import source_features
-    from gankit.metrics.sources import GeneratorSource
-
-    net = inception.load_network(device)
-    n = sample_size(obj, cfg)
-    real = source_features(_reference(cfg), n, device=device, net=net)
-
-    def evaluate(G: nn.Module) -> dict[str, float]:
-        fake = source_features(GeneratorSource(G, "trial"), n, device=device, net=net)
-        return {"fid": compute_metrics(real, fake, ["fid"])["fid"]}
-
-    return evaluate
+    # G's images from seeds 0 .. n-1 against n reference images: {"fid": value}.
+    return partial(_inception_scorer(obj, cfg, device).score, n=sample_size(obj, cfg), name="trial")
 
 
-def _reference(cfg: Config):
-    from gankit.metrics.sources import DatasetSource
+def _inception_scorer(obj: Objective, cfg: Config, device: torch.device):
+    """Inception FID's scorer: the network and the reference features, from the cache."""
+    from gankit.metrics.score import reference_scorer, reference_source
 
-    return DatasetSource(cfg.data, reference_split(cfg))
+    return reference_scorer(reference_source(cfg.data), sample_size(obj, cfg), device=device)

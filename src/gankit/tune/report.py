@@ -21,7 +21,7 @@ from gankit import config as config_io
 from gankit.errors import GankitError
 from gankit.metrics.classes import new_figure, save_figure
 from gankit.metrics.report import to_html, to_markdown
-from gankit.run import Run
+from gankit.run import Run, is_run
 from gankit.tune.space import Space
 from gankit.tune.storage import quiet
 
@@ -65,9 +65,7 @@ def write_best(study_dir: Path, best: FrozenTrial | None) -> Path | None:
 
 
 def _has_run(study_dir: Path, trial: FrozenTrial | None) -> bool:
-    return (
-        trial is not None and Run(study_dir / trial.user_attrs.get("run", "")).config_path.is_file()
-    )
+    return trial is not None and is_run(study_dir / trial.user_attrs.get("run", ""))
 
 
 def write_report(study: optuna.Study, study_dir: Path, info: StudyInfo) -> Path:

@@ -33,7 +33,6 @@ from gankit import training
 from gankit.config import Config
 from gankit.errors import GankitError
 from gankit.training import pick_device
-from gankit.training.setup import prepare
 from gankit.tune import objective as objectives
 from gankit.tune import report
 from gankit.tune import storage as store
@@ -146,7 +145,8 @@ def _plan(base, study_dir, trials, space, objective, minutes, storage, workers) 
     """Checks every input (and a storage elsewhere) without creating or changing anything."""
     _check_numbers(trials, workers, minutes)
     params = load_space(space, base)
-    completed, data = prepare(base)  # the dataset exists, the models build, labels are known
+    planned = training.plan(base)  # the dataset exists, the models build, labels are known
+    completed = planned.config
     known = _read_study_file(study_dir)
     obj = objectives.choose(objective or (known or {}).get("objective"), completed)
     url = _storage_url(study_dir, storage, known)
@@ -154,7 +154,7 @@ def _plan(base, study_dir, trials, space, objective, minutes, storage, workers) 
         _check_same_study(study_dir, known, obj.name, base, params)
     about = objectives.describe(obj, completed)  # also checks N
     opened = store.open_storage(url) if storage is not None else None
-    n = len(data.images)
+    n = planned.n_images
     return _Plan(study_dir, base, params, completed, n, known, obj, about, url, opened)
 
 

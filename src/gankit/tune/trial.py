@@ -30,7 +30,7 @@ from gankit import training
 from gankit.checkpoint import load_generator, mark_best
 from gankit.config import Config
 from gankit.errors import GankitError
-from gankit.training.state import total_steps
+from gankit.run import Run, is_run
 from gankit.tune import objective as objectives
 from gankit.tune.space import Space, suggest
 from gankit.tune.storage import ERROR
@@ -56,13 +56,21 @@ def run_folder(number: int) -> str:
     return f"{TRIALS_DIR}/{number:04d}"
 
 
+def trial_runs(study_dir: Path) -> list[Run]:
+    """The run folders of a study's trials, in trial order."""
+    folder = study_dir / TRIALS_DIR
+    if not folder.is_dir():
+        return []
+    return [Run(path) for path in sorted(folder.iterdir()) if is_run(path)]
+
+
 def trial_config(setup: TrialSetup, values: dict) -> Config:
     """The base config with the trial's values, time budget and evaluation interval."""
     cfg = config_io.override(setup.base, values)
     if setup.minutes_per_trial:
         cfg.train.max_minutes = float(setup.minutes_per_trial)
     if not cfg.log.eval_every:
-        planned = total_steps(cfg.train, setup.n_images)
+        planned = training.total_steps(cfg.train, setup.n_images)
         cfg.log.eval_every = max(1, planned // EVALS_PER_TRIAL)
     return cfg
 

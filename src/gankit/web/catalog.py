@@ -17,13 +17,11 @@ from pathlib import Path
 
 from gankit.config import Config
 from gankit.errors import GankitError
-from gankit.run import Run, open_run
+from gankit.run import Run, is_run, open_run
 from gankit.web.errors import NotFound
 from gankit.web.security import check_id, inside
 
-CONFIG = "config.yaml"
 REPORT = ("eval", "report.html")  # written by gankit evaluate
-_SAMPLE = re.compile(r"^step_(\d{7,})\.png$")
 _CHECKPOINT = re.compile(r"^(latest|best|\d{1,9})$")
 
 
@@ -53,22 +51,18 @@ class ServedRun:
                 f"checkpoint must be 'latest', 'best' or a step number, got {text[:40]!r}"
             )
         try:
-            folder = self.run.resolve_checkpoint(text)
-        except (GankitError, ValueError, KeyError, TypeError, OSError):  # damaged best.json too
+            return self.run.resolve_step(text)
+        except (GankitError, OSError):  # a damaged best.json too
             steps = self.run.checkpoint_steps()
             has = ", ".join(map(str, steps[-8:])) or "none yet"
             raise NotFound(f"run {self.id} has no checkpoint {text!r} (has: {has})") from None
-        return int(folder.name.removeprefix("step_"))
 
     def has_best(self) -> bool:
-        return (self.run.checkpoints_dir / "best.json").is_file()
+        return self.run.has_best()
 
     def sample_steps(self) -> list[int]:
         """Steps of the sample grids written while training, in order."""
-        if not self.run.samples_dir.is_dir():
-            return []
-        found = (_SAMPLE.match(p.name) for p in self.run.samples_dir.iterdir())
-        return sorted(int(m.group(1)) for m in found if m)
+        return self.run.sample_steps()
 
     def sample_file(self, step: int) -> Path:
         if step not in self.sample_steps():
@@ -137,7 +131,7 @@ def find_runs(paths: Iterable[str | Path]) -> list[Path]:
     for path in (Path(p).expanduser() for p in paths):
         if not path.is_dir():
             raise GankitError(f"{path} is not a folder - give run folders or folders holding runs")
-        runs = [path] if _is_run(path) else _runs_below(path)
+        runs = [path] if is_run(path) else _runs_below(path)
         if not runs:
             raise GankitError(
                 f"no gankit runs in {path} (no config.yaml there or one or two folders down) "
@@ -147,17 +141,13 @@ def find_runs(paths: Iterable[str | Path]) -> list[Path]:
     return found
 
 
-def _is_run(path: Path) -> bool:
-    return (path / CONFIG).is_file()
-
-
 def _runs_below(folder: Path) -> list[Path]:
     runs = []
     for child in _subfolders(folder):
-        if _is_run(child):
+        if is_run(child):
             runs.append(child)
         else:  # e.g. runs/fashion/{gan,dcgan}: one more level, no deeper
-            runs += [grandchild for grandchild in _subfolders(child) if _is_run(grandchild)]
+            runs += [grandchild for grandchild in _subfolders(child) if is_run(grandchild)]
     return runs
 
 
@@ -182,4 +172,4 @@ def _unique(name: str, taken: dict[str, ServedRun]) -> str:
 def default_db(paths: Sequence[str | Path]) -> Path:
     """Where the human-test answers go by default: in the folder served (beside a lone run)."""
     first = Path(paths[0]).expanduser()
-    return (first.parent if _is_run(first) else first) / "gankit-quiz.sqlite"
+    return (first.parent if is_run(first) else first) / "gankit-quiz.sqlite"
