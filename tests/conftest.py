@@ -64,3 +64,30 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
     monkeypatch.setenv("GANKIT_CACHE", str(cache / "gankit"))
     os.environ.pop("GANKIT_DATA", None)
+
+
+def _fake_features(x: torch.Tensor) -> torch.Tensor:
+    return torch.nn.functional.adaptive_avg_pool2d(x, 4).flatten(1)  # [b, 3 * 4 * 4]
+
+
+def fake_inception_network():
+    """A stand-in for the 87 MB FID network: everything but the network is real.
+
+    Sources, the 299 px preprocessing, re-batching, statistics, the cache and the
+    protocol all run as they would; the "features" are 4x4 average pools.
+    """
+    from gankit.metrics import inception
+
+    return inception.Network(
+        module=_fake_features, name="fake-net", sha1="f" * 40, dim=48, device=torch.device("cpu")
+    )
+
+
+@pytest.fixture
+def fake_inception(monkeypatch):
+    """Replaces the FID network with ``fake_inception_network()`` for one test."""
+    from gankit.metrics import inception
+
+    net = fake_inception_network()
+    monkeypatch.setattr(inception, "load_network", lambda device="cpu": net)
+    return net
