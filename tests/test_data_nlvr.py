@@ -71,6 +71,9 @@ def test_bars_are_found_from_the_pixels_not_from_offsets():
     assert nlvr.find_boxes(draw_picture([RED, BLUE, YELLOW], bars=False)) is None
     assert nlvr.standard_boxes(100, 400) == [(0, 100), (150, 250), (300, 400)]
     assert nlvr.standard_boxes(100, 240) == [(0, 80), (80, 160), (160, 240)]
+    # Two greys of different shades are not the pair of bars.
+    pixels[:, 74:97] = 60
+    assert nlvr.find_boxes(pixels) is None
 
 
 def test_each_picture_gives_its_three_boxes_in_order(tmp_path):

@@ -190,10 +190,11 @@ def _bar_lines(pixels: np.ndarray) -> np.ndarray:
 
 
 def _inside_margins(runs: list[tuple[int, int]], length: int) -> tuple[int, int]:
-    """[start, end) left once grey runs touching either end (a frame) are cut off."""
+    """[start, end) left once grey runs touching either end (a frame) are cut off;
+    all of it when nothing would be left."""
     start = runs[0][1] if runs and runs[0][0] == 0 else 0
     end = runs[-1][0] if runs and runs[-1][1] == length else length
-    return start, end
+    return (start, end) if start < end else (0, length)
 
 
 def standard_boxes(height: int, width: int) -> list[tuple[int, int]]:
