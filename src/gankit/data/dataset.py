@@ -1,6 +1,6 @@
 """Turns a ``DataConfig`` into an ``ImageData``: which loader, then one resize.
 
-Owns: recognising what ``cfg.dataset`` names (built-in, image folder, CSV),
+Owns: recognising what ``cfg.dataset`` names (built-in, image folder, CSV, ``nlvr:PATH``),
 dispatching to the loader, and converting the whole dataset once, vectorised,
 to ``cfg.img_size`` / ``cfg.channels`` (0 keeps the dataset's own). Images stay
 uint8 on the CPU; scaling to [-1, 1] happens on the device, elsewhere.
@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from gankit.config import DataConfig
-from gankit.data import folder, idx, shapes, sources
+from gankit.data import folder, idx, nlvr, shapes, sources
 from gankit.data.csv import read_csv
 from gankit.data.imagedata import DIGIT_CLASSES, FASHION_MNIST_CLASSES, ImageData
 from gankit.errors import GankitError
@@ -24,7 +24,13 @@ from gankit.registry import unknown_name_message
 BUILTINS = ("fashion-mnist", "mnist", "shapes")
 SPLITS = ("train", "test")
 FOLDER_DEFAULT_SIZE = 64  # image folders have no single size of their own
-_NATIVE = {"fashion-mnist": (28, 1), "mnist": (28, 1), "csv": (28, 1), "shapes": (64, 3)}
+_NATIVE = {
+    "fashion-mnist": (28, 1),
+    "mnist": (28, 1),
+    "csv": (28, 1),
+    "shapes": (64, 3),
+    "nlvr": (nlvr.NATIVE_SIZE, 3),
+}
 _LUMA = (0.299, 0.587, 0.114)  # ITU-R 601, as Pillow's convert("L")
 _CHUNK = 4096  # images converted at once, bounding the float working memory
 
@@ -34,14 +40,18 @@ def _builtin_key(name: str) -> str:
 
 
 def dataset_kind(name: str) -> str:
-    """Returns "fashion-mnist", "mnist", "shapes", "folder" or "csv" for ``cfg.dataset``.
+    """Returns "fashion-mnist", "mnist", "shapes", "nlvr", "folder" or "csv" for ``cfg.dataset``.
 
     Built-in names win over a folder of the same name in the working directory
-    (write ``./shapes`` for the folder).
+    (write ``./shapes`` for the folder); ``nlvr:PATH`` names the NLVR release at PATH.
 
     Raises:
-        GankitError: an unknown name, or a path that is neither a folder nor a .csv file.
+        GankitError: an unknown name, a path that is neither a folder nor a .csv file,
+            or an ``nlvr:`` spec without its folder.
     """
+    if nlvr.is_spec(name):
+        nlvr.spec_root(name)  # checks the folder now, not after minutes
+        return "nlvr"
     if _builtin_key(name) in BUILTINS:
         return _builtin_key(name)
     path = Path(name).expanduser()
@@ -56,8 +66,12 @@ def dataset_kind(name: str) -> str:
         )
     if name.lower().endswith(".csv") or os.sep in name or "/" in name or name.startswith("~"):
         raise GankitError(f"no such folder or file: {name} - check the path")
+    if _builtin_key(name) == "nlvr":
+        raise GankitError(f"NLVR is not on this machine - {nlvr.GET_IT}")
     message = unknown_name_message("dataset", name, list(BUILTINS))
-    raise GankitError(f"{message}; a path to an image folder or a .csv file is also accepted")
+    raise GankitError(
+        f"{message}; a path to an image folder or a .csv file, or nlvr:PATH, is also accepted"
+    )
 
 
 def _output_size(cfg: DataConfig, kind: str) -> tuple[int, int]:
@@ -153,7 +167,8 @@ def load_dataset(cfg: DataConfig, split: str | None = None) -> ImageData:
     Args:
         cfg: the data options.
         split: "train" or "test"; overrides ``cfg.split``. Image folders have only
-            a train split; a CSV's test split is its sibling file (see ``_csv_for_split``).
+            a train split; a CSV's test split is its sibling file (see ``_csv_for_split``);
+            NLVR's is its ``test`` folder (see ``nlvr.split_folder``).
 
     Raises:
         GankitError: for any problem the user can fix (names, paths, files, options).
@@ -167,6 +182,8 @@ def load_dataset(cfg: DataConfig, split: str | None = None) -> ImageData:
         data = _load_idx(cfg, kind, split)
     elif kind == "shapes":
         data = _load_shapes(cfg, split)
+    elif kind == "nlvr":
+        data = nlvr.load_nlvr(nlvr.spec_root(cfg.dataset), split, size, cfg.min_images)
     elif kind == "csv":
         data = read_csv(_csv_for_split(Path(cfg.dataset).expanduser(), split), cfg.min_images)
     else:
