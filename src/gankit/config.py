@@ -71,7 +71,8 @@ def knob(
 class DataConfig:
     dataset: str = knob(
         "fashion-mnist",
-        "a built-in name (fashion-mnist, mnist, shapes), an image folder or a .csv file",
+        "a built-in name (fashion-mnist, mnist, shapes), an image folder, a .csv file, "
+        "or nlvr:PATH (the NLVR release, each picture cut into its three boxes)",
     )
     data_dir: str = knob("", "where to look first for IDX files ('' = $GANKIT_DATA, cache, system)")
     split: str = knob("train", "train | test")

@@ -255,7 +255,10 @@ for _data, _prefix, _batch, _steps, _dcgan in (
     (SHAPES, "shapes", 64, 30_000, DCGAN_003_64),
     (FOLDER_64, "flowers", 64, 40_000, DCGAN_003_64),
 ):
-    _note = "Oxford-102 flowers" if _prefix == "flowers" else ""
+    _note = {
+        "flowers": "Oxford-102 flowers",
+        "shapes": "built-in shapes, the offline stand-in for NLVR (--dataset nlvr:PATH for its boxes)",
+    }.get(_prefix, "")
     _add(
         f"{_prefix}-gan",
         "003",
