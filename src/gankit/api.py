@@ -164,7 +164,9 @@ def evaluate(run: str | Path, *, out: str | Path | None = None, **options: Any) 
     """
     from gankit.metrics.evaluate import evaluate_run
     from gankit.options import EvalOptions
+    from gankit.training import pick_device
 
+    options["device"] = pick_device(str(options.get("device", "cpu")))
     try:
         opts = EvalOptions(**options)
     except TypeError as e:
