@@ -126,6 +126,10 @@ def test_optimised_network_gives_the_loaded_networks_features(real_features):
         0, 256, (1, 3, 299, 299), dtype=torch.uint8, generator=torch.manual_seed(1)
     )
     fast = inception_features(iter([shapes, full]), "cpu", batch_size=3, net=net)
+    x = preprocess(full).contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        net.module(x)
+    assert torch.equal(x, preprocess(full))  # in-place ReLUs never reach the caller's input
     with torch.no_grad():
         loaded = torch.cat([plain.module(preprocess(shapes)), plain.module(preprocess(full))])
     assert _max_relative(fast, loaded.numpy()) <= 1e-4

@@ -183,9 +183,9 @@ def _load_module(path: Path, device: torch.device) -> torch.jit.ScriptModule:
 def optimise_for_cpu(module: torch.jit.ScriptModule) -> torch.jit.ScriptModule:
     """A frozen copy of ``module``, batch norms folded into convolutions, laid out channels-last.
 
-    Measured on a 2-core CPU at about 1.7x the images/s of the loaded module
-    (``bench/eval_speed.py`` compares the two); see the module docstring for why
-    the features stay the same.
+    On a busy 2-core CPU ``bench/eval_speed.py`` measured about 2x the images/s
+    of the loaded module on one thread and 1.8x on two; see the module docstring
+    for why the features stay the same.
     """
     with warnings.catch_warnings():
         # Deprecated with all of TorchScript; torch.compile cannot take a TorchScript module.
