@@ -158,9 +158,15 @@ def load_network(device: str | torch.device = "cpu", optimise: bool = True) -> N
         return _loaded[key]
     if key not in _optimised:
         plain = _loaded[key]
-        _optimised[key] = dataclasses.replace(
-            plain, module=optimise_for_cpu(plain.module), input_format=torch.channels_last
-        )
+        try:
+            _optimised[key] = dataclasses.replace(
+                plain, module=optimise_for_cpu(plain.module), input_format=torch.channels_last
+            )
+        except (AttributeError, RuntimeError) as e:
+            # The folding uses TorchScript graph passes a future torch may drop: the loaded
+            # module gives the same features, only about half as fast on a CPU.
+            warnings.warn(f"FID network runs unoptimised on this torch ({e})", stacklevel=2)
+            _optimised[key] = plain
     return _optimised[key]
 
 
