@@ -6,7 +6,7 @@ before training, so a bad file costs a warning now rather than a crash later.
 
 Rules, in the order they apply:
 - Files are found recursively; names starting with "." (files or folders) are
-  skipped, as are folder symlinks. Images are .jpg .jpeg .png .webp .bmp in any
+  skipped, as are folder symlinks. Images are .jpg .jpeg .png .webp .bmp .gif in any
   case; other files are ignored.
 - Labels (``use_labels``): each first-level subfolder is a class, classes in
   sorted name order. With a single such subfolder the data is unlabelled (one
@@ -50,7 +50,7 @@ from gankit.data.cache import cache_root, load_tensors, save_tensors
 from gankit.data.imagedata import ImageData
 from gankit.errors import GankitError
 
-EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
+EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif")
 FORMAT_VERSION = 1  # bump when decoding changes, so old caches are not reused
 _SIXTEEN_BIT = ("I;16", "I;16L", "I;16B", "I;16N")
 _WIDE = ("I", "F")  # 32-bit int / float: 8-bit or 16-bit data, told apart by range
@@ -87,6 +87,9 @@ def _scan_entry(entry: os.DirEntry, root: Path, scan: FolderScan, stack: list[Pa
         return
     try:
         st = entry.stat()  # follows links: a loop or a dangling link raises here
+    except FileNotFoundError:  # listed a moment ago: the link points nowhere
+        scan.unusable.append((rel, "broken link" if entry.is_symlink() else VANISHED))
+        return
     except OSError as e:
         scan.unusable.append((rel, _os_reason(e)))
         return

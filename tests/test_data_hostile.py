@@ -1,0 +1,323 @@
+"""Hostile data files: each is decoded, skipped and reported, or refused in one line.
+
+Image folders: odd but valid files decode correctly; corrupt ones are skipped and
+named in one warning; a folder with nothing usable is one error line. CSV and IDX
+files: every defect is one ``GankitError`` line. The CLI turns those into one
+stderr line and a non-zero exit, and no file in the data, cache or run folder
+changes on the way.
+"""
+
+import os
+import struct
+import warnings
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image, features
+from safetensors.torch import save_file
+
+from gankit.data import folder
+from gankit.errors import GankitError
+
+RED, GREEN, BLUE = (255, 0, 0), (0, 255, 0), (0, 0, 255)
+
+
+@pytest.fixture(autouse=True)
+def cache_dir(monkeypatch, tmp_path):
+    monkeypatch.setenv("GANKIT_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache" / "folders"
+
+
+def load(root, size=16, channels=3, **kwargs):
+    """(ImageData, warning messages) of one folder load."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        data = folder.load_folder(root, size, channels, **kwargs)
+    return data, [str(w.message) for w in caught]
+
+
+def pixels(data, i=0) -> np.ndarray:
+    return data.images[i].permute(1, 2, 0).numpy().astype(int)
+
+
+def one_line_error(call) -> str:
+    with pytest.raises(GankitError) as info:
+        call()
+    message = str(info.value)
+    assert message and "\n" not in message and " - " in message  # what is wrong - how to fix
+    return message
+
+
+# --- hand-made PNGs: headers that no honest encoder writes ---------------------------
+
+
+def _chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+def png_bytes(width: int, height: int, idat: bytes, bit_depth: int = 1) -> bytes:
+    """A greyscale PNG with the given header and compressed data, taken on trust."""
+    header = struct.pack(">IIBBBBB", width, height, bit_depth, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _chunk(b"IHDR", header)
+        + _chunk(b"IDAT", idat)
+        + _chunk(b"IEND", b"")
+    )
+
+
+def write_bomb(path: Path) -> None:
+    """10000 x 10000 black pixels in 12 KB: past MAX_IMAGE_PIXELS (about 89 million)."""
+    side = 10_000
+    assert side * side > Image.MAX_IMAGE_PIXELS
+    rows = bytes((1 + side // 8) * side)  # filter byte 0 then 1-bit pixels, all zero
+    path.write_bytes(png_bytes(side, side, zlib.compress(rows, 9)))
+
+
+def write_huge_header(path: Path) -> None:
+    """A PNG claiming 30000 x 30000 with a few bytes of data."""
+    path.write_bytes(png_bytes(30_000, 30_000, zlib.compress(bytes(64)), bit_depth=8))
+
+
+def truncated(path: Path, fmt: str) -> None:
+    noise = np.random.default_rng(0).integers(0, 256, (48, 48, 3), dtype=np.uint8)
+    Image.fromarray(noise).save(path, format=fmt)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def solid(path: Path, colour=RED, size=(32, 32), mode="RGB", **save) -> None:
+    Image.new(mode, size, colour).save(path, **save)
+
+
+def two_good(root: Path) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    solid(root / "good0.png", GREEN)
+    solid(root / "good1.png", GREEN)
+    return root
+
+
+# --- image folders: odd but valid files are decoded ----------------------------------
+
+
+def _cmyk(root: Path) -> None:
+    solid(root / "cmyk.jpg", (0, 255, 255, 0), mode="CMYK", quality=95)  # pure red in CMYK
+
+
+def _sixteen_bit(root: Path) -> None:
+    grey = np.full((32, 32), 128 * 257, dtype=np.uint16)  # 16-bit mid grey
+    Image.fromarray(grey).save(root / "grey16.png")
+
+
+def _palette_transparency(root: Path) -> None:
+    image = Image.new("P", (32, 32), 0)
+    image.putpalette([0, 0, 0, 0, 255, 0] + [0] * 762)
+    image.paste(1, (16, 0, 32, 32))  # right half green, left half transparent
+    image.save(root / "palette.png", transparency=0)
+
+
+def _exif_rotated(root: Path) -> None:
+    # Stored 32 wide: left red, right blue; orientation 6 says "turn 90 degrees clockwise".
+    stored = np.zeros((16, 32, 3), dtype=np.uint8)
+    stored[:, :16], stored[:, 16:] = RED, BLUE
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(stored).save(root / "rotated.jpg", quality=95, exif=exif)
+
+
+def _animated(root: Path, name: str, **save) -> None:
+    first, *rest = (Image.new("RGB", (32, 32), c) for c in (RED, BLUE, GREEN))
+    first.save(root / name, save_all=True, append_images=rest, duration=100, loop=0, **save)
+
+
+def _one_pixel(root: Path) -> None:
+    solid(root / "dot.png", (10, 200, 30), size=(1, 1))
+
+
+def _non_utf8_name(root: Path) -> None:
+    with open(os.path.join(os.fsencode(root), b"caf\xe9-\xff.png"), "wb") as f:
+        Image.new("RGB", (32, 32), RED).save(f, format="PNG")
+
+
+def _upright(image: np.ndarray) -> bool:
+    # Turned clockwise, the stored left (red) becomes the top: top right red, bottom left blue.
+    return np.allclose(image[2, 13], RED, atol=24) and np.allclose(image[13, 2], BLUE, atol=24)
+
+
+ODD_BUT_VALID = {
+    "cmyk-jpeg": (_cmyk, lambda im: np.allclose(im, RED, atol=8)),
+    "16-bit-png": (_sixteen_bit, lambda im: np.allclose(im, 128)),
+    "palette-transparency": (
+        _palette_transparency,
+        lambda im: np.allclose(im[8, 2], 255) and np.allclose(im[8, 13], GREEN),
+    ),
+    "exif-rotated-jpeg": (_exif_rotated, _upright),
+    "animated-gif": (lambda root: _animated(root, "anim.gif"), lambda im: np.allclose(im, RED)),
+    "animated-webp": (
+        lambda root: _animated(root, "anim.webp", lossless=True),
+        lambda im: np.allclose(im, RED),
+    ),
+    "1x1": (_one_pixel, lambda im: np.allclose(im, (10, 200, 30))),
+    "non-utf8-name": (_non_utf8_name, lambda im: np.allclose(im, RED)),
+}
+
+
+@pytest.mark.parametrize("case", list(ODD_BUT_VALID))
+def test_odd_but_valid_files_are_decoded(case, tmp_path):
+    if case == "animated-webp" and not features.check("webp"):
+        pytest.skip("this Pillow has no WebP support")
+    make, looks_right = ODD_BUT_VALID[case]
+    root = tmp_path / "odd"
+    root.mkdir()
+    make(root)
+    data, messages = load(root)
+    assert messages == [] and data.images.shape == (1, 3, 16, 16)
+    assert looks_right(pixels(data)), pixels(data)[::5, ::5].tolist()
+
+
+# --- image folders: corrupt files are skipped and reported once -----------------------
+
+
+def _symlink_loop(root: Path) -> None:
+    os.symlink("loop-b.png", root / "loop-a.png")
+    os.symlink("loop-a.png", root / "loop-b.png")
+
+
+def _unreadable_by_mode(root: Path) -> None:
+    solid(root / "locked.png")
+    os.chmod(root / "locked.png", 0)
+
+
+# case -> (make the bad entries, how many, the reason the warning gives)
+CORRUPT = {
+    "decompression-bomb": (lambda root: write_bomb(root / "bomb.png"), 1, "decompression bomb"),
+    "truncated-png": (lambda root: truncated(root / "cut.png", "PNG"), 1, "corrupt or truncated"),
+    "truncated-jpeg": (lambda root: truncated(root / "cut.jpg", "JPEG"), 1, "corrupt or truncated"),
+    "empty-file": (lambda root: (root / "empty.png").write_bytes(b""), 1, "empty file"),
+    "30000x30000-header": (
+        lambda root: write_huge_header(root / "huge.png"),
+        1,
+        "decompression bomb",
+    ),
+    "text-named-png": (lambda root: (root / "notes.png").write_text("hello"), 1, "not an image"),
+    "chmod-000": (_unreadable_by_mode, 1, "unreadable (permission denied)"),
+    "symlink-loop": (_symlink_loop, 2, "symbolic link loop"),
+    "dangling-link": (lambda root: os.symlink("gone.png", root / "link.png"), 1, "broken link"),
+    "fifo": (lambda root: os.mkfifo(root / "pipe.png"), 1, "not a regular file"),
+}
+
+
+@pytest.mark.parametrize("case", list(CORRUPT))
+def test_corrupt_files_are_skipped_and_reported_once(case, tmp_path):
+    if case == "chmod-000" and os.geteuid() == 0:
+        pytest.skip("root reads files whatever their mode; see the simulated case below")
+    make, count, reason = CORRUPT[case]
+    root = two_good(tmp_path / "mixed")
+    make(root)
+    data, messages = load(root)
+    assert data.images.shape[0] == 2 and np.allclose(pixels(data), GREEN)
+    assert len(messages) == 1 and "\n" not in messages[0], messages
+    assert f"skipped {count} of {2 + count} image files" in messages[0]
+    assert f"{count} {reason}" in messages[0]
+
+
+def test_a_directory_symlink_loop_is_not_followed(tmp_path):
+    root = two_good(tmp_path / "looped")
+    os.symlink(".", root / "again")
+    os.symlink("..", root / "up.png")  # a folder link with an image name: a folder all the same
+    data, messages = load(root)
+    assert data.images.shape[0] == 2 and messages == []
+
+
+def _deny(path_part: str, monkeypatch) -> None:
+    """Makes opening any path containing ``path_part`` fail as without read permission."""
+    real_open = open
+
+    def guarded_open(file, *args, **kwargs):
+        if isinstance(file, (str, bytes, Path)) and path_part in os.fsdecode(file):
+            raise PermissionError(13, "Permission denied", os.fsdecode(file))
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", guarded_open)
+
+
+def test_unreadable_file_is_skipped_and_not_cached(tmp_path, cache_dir, monkeypatch):
+    root = two_good(tmp_path / "locked")
+    solid(root / "locked.png", BLUE)
+    with monkeypatch.context() as patch:
+        _deny("locked.png", patch)
+        data, messages = load(root)
+    assert data.images.shape[0] == 2 and "not cached" in data.source
+    assert len(messages) == 1 and "1 unreadable (permission denied)" in messages[0]
+    assert not list(cache_dir.glob("*.safetensors"))  # granting access must not need a touch
+    data, messages = load(root)
+    assert data.images.shape[0] == 3 and messages == []
+
+
+def test_unreadable_subfolder_is_reported(tmp_path, monkeypatch):
+    root = two_good(tmp_path / "parent")
+    (root / "private").mkdir()
+    solid(root / "private" / "x.png")
+    real_scandir = os.scandir
+
+    def scandir(path):
+        if Path(path).name == "private":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(folder.os, "scandir", scandir)
+    data, messages = load(root, use_labels=False)
+    assert data.images.shape[0] == 2
+    assert len(messages) == 1 and "private/ (folder unreadable (permission denied))" in messages[0]
+
+
+def test_file_deleted_during_the_scan_is_skipped_and_not_cached(tmp_path, cache_dir, monkeypatch):
+    root = two_good(tmp_path / "racing")
+    solid(root / "brief.png", BLUE)
+    real_scan = folder.scan_folder
+
+    def scan_then_delete(path):
+        scan = real_scan(path)
+        (root / "brief.png").unlink()  # gone between the listing and its decoding
+        return scan
+
+    monkeypatch.setattr(folder, "scan_folder", scan_then_delete)
+    data, messages = load(root)
+    assert data.images.shape[0] == 2 and not list(cache_dir.glob("*.safetensors"))
+    assert len(messages) == 1 and "1 vanished while loading" in messages[0]
+
+
+def test_names_in_messages_stay_on_one_line(tmp_path):
+    root = two_good(tmp_path / "names")
+    (root / "two\nlines.png").write_text("not an image")
+    Path(os.fsdecode(os.path.join(os.fsencode(root), b"bad-\xff.png"))).write_bytes(b"")
+    _, messages = load(root)
+    assert len(messages) == 1 and "\n" not in messages[0]
+    assert "two\\nlines.png" in messages[0] and "bad-\\xff.png" in messages[0]
+    messages[0].encode("utf-8")  # printable anywhere: no lone surrogates
+
+
+def test_a_folder_with_nothing_usable_is_one_error(tmp_path):
+    root = tmp_path / "ruined"
+    root.mkdir()
+    (root / "empty.png").write_bytes(b"")
+    (root / "notes.png").write_text("hello")
+    truncated(root / "cut.jpg", "JPEG")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the error says it all: no warning beside it
+        message = one_line_error(lambda: folder.load_folder(root, 16, 3))
+    assert "0 usable images out of 3 image files" in message
+    for reason in ("1 empty file", "1 not an image", "1 corrupt or truncated"):
+        assert reason in message
+
+
+def test_a_damaged_cache_of_the_wrong_shape_is_decoded_afresh(tmp_path, cache_dir):
+    root = two_good(tmp_path / "cached")
+    first, _ = load(root)
+    (cache_file,) = cache_dir.glob("*.safetensors")
+    save_file({"images": torch.zeros(5, 3, 8, 8, dtype=torch.uint8)}, str(cache_file))
+    second, messages = load(root)
+    assert torch.equal(first.images, second.images) and messages == []
