@@ -20,6 +20,7 @@ from PIL import Image, features
 from safetensors.torch import save_file
 
 from gankit.data import folder
+from gankit.data.csv import read_csv
 from gankit.errors import GankitError
 
 RED, GREEN, BLUE = (255, 0, 0), (0, 255, 0), (0, 0, 255)
@@ -321,3 +322,55 @@ def test_a_damaged_cache_of_the_wrong_shape_is_decoded_afresh(tmp_path, cache_di
     save_file({"images": torch.zeros(5, 3, 8, 8, dtype=torch.uint8)}, str(cache_file))
     second, messages = load(root)
     assert torch.equal(first.images, second.images) and messages == []
+
+
+# --- CSV files: every defect is one line ------------------------------------------------
+
+HEADER = "label," + ",".join(f"pixel{i}" for i in range(1, 785))
+
+
+def csv_text(*rows: list) -> str:
+    return "\n".join([HEADER, *(",".join(map(str, row)) for row in rows)]) + "\n"
+
+
+def row(label=3, value=7) -> list:
+    return [label] + [value] * 784
+
+
+BAD_CSV = {
+    "ragged-rows": (csv_text(row(), row()[:-5]), "not a clean CSV of integers"),
+    "non-numeric-cell": (csv_text(row(), row(value="x")), "not a clean CSV of integers"),
+    "fractional-cell": (csv_text(row(value=2.5)), "not a clean CSV of integers"),
+    "above-255": (csv_text(row(), row(value=256)), "outside 0..255"),
+    "negative-pixel": (csv_text(row(value=-1)), "outside 0..255"),
+    "beyond-int32": (csv_text(row(value=3_000_000_000)), "not a clean CSV of integers"),
+    "negative-label": (csv_text(row(label=-2)), "negative labels"),
+    "absurd-label": (csv_text(row(label=2_000_000_000)), "label 2000000000"),
+    "header-only": (HEADER + "\n", "0 image rows"),
+    "empty-file": ("", "is empty"),
+    "wrong-header": ("a,b,c\n1,2,3\n", "does not start with the header"),
+    "too-few-columns": ("label,pixel1,pixel2\n1,2,3\n", "has 3 columns"),
+    "one-endless-line": ("label" + ",pixel" * 200_000, "columns"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_CSV))
+def test_bad_csv_is_one_line(case, tmp_path):
+    text, expected = BAD_CSV[case]
+    path = tmp_path / "digits.csv"
+    path.write_text(text, encoding="utf-8")
+    assert expected in one_line_error(lambda: read_csv(path))
+
+
+def test_binary_junk_named_csv_is_one_line(tmp_path):
+    path = tmp_path / "junk.csv"
+    path.write_bytes(HEADER.encode() + b"\n" + bytes(range(256)) * 20)
+    assert "not a clean CSV" in one_line_error(lambda: read_csv(path))
+
+
+def test_csv_with_a_byte_order_mark_is_read(tmp_path):
+    path = tmp_path / "excel.csv"
+    path.write_text("\ufeff" + csv_text(row(label=1, value=9), row(label=0, value=200)), "utf-8")
+    data = read_csv(path)
+    assert data.images.shape == (2, 1, 28, 28) and data.labels.tolist() == [1, 0]
+    assert data.images[0].unique().tolist() == [9] and data.images[1].unique().tolist() == [200]
