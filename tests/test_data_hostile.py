@@ -7,6 +7,7 @@ stderr line and a non-zero exit, and no file in the data, cache or run folder
 changes on the way.
 """
 
+import gzip
 import os
 import struct
 import warnings
@@ -19,7 +20,8 @@ import torch
 from PIL import Image, features
 from safetensors.torch import save_file
 
-from gankit.data import folder
+from gankit.config import DataConfig
+from gankit.data import folder, idx, load_dataset
 from gankit.data.csv import read_csv
 from gankit.errors import GankitError
 
@@ -374,3 +376,73 @@ def test_csv_with_a_byte_order_mark_is_read(tmp_path):
     data = read_csv(path)
     assert data.images.shape == (2, 1, 28, 28) and data.labels.tolist() == [1, 0]
     assert data.images[0].unique().tolist() == [9] and data.images[1].unique().tolist() == [200]
+
+
+# --- IDX files: every defect is one line, and nothing huge is allocated ----------------
+
+
+def idx_bytes(array: np.ndarray) -> bytes:
+    header = bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+    return header + array.astype(np.uint8).tobytes()
+
+
+def idx_header(*shape: int) -> bytes:
+    return bytes([0, 0, 0x08, len(shape)]) + struct.pack(f">{len(shape)}I", *shape)
+
+
+IMAGES = np.arange(4 * 28 * 28, dtype=np.int64).reshape(4, 28, 28) % 256
+
+BAD_IDX = {
+    "wrong-magic": (b"\x00\x01\x08\x03" + idx_bytes(IMAGES)[4:], "bad magic number"),
+    "png-magic": (b"\x89PNG\r\n\x1a\n" + bytes(64), "bad magic number"),
+    "truncated-body": (idx_bytes(IMAGES)[:-100], "is truncated"),
+    "gzip-truncated": (gzip.compress(idx_bytes(IMAGES))[:-30], "damaged gzip file"),
+    "gzip-no-trailer": (gzip.compress(idx_bytes(IMAGES))[:-8], "damaged gzip file"),
+    "gzip-garbage": (b"\x1f\x8b" + bytes(100), "damaged gzip file"),
+    "empty-file": (b"", "bad magic number"),
+    "zero-images": (idx_header(0, 28, 28), "holds no data"),
+    # 2**32-1 cubed wraps to a small number in int64 arithmetic: Python integers do not.
+    "gigabytes-claimed": (idx_header(100_000, 10_000, 10_000) + bytes(64), "GB of pixels"),
+    "overflowing-dims": (idx_header(2**32 - 1, 2**32 - 1, 2**32 - 1), "GB of pixels"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_IDX))
+def test_bad_idx_is_one_line(case, tmp_path):
+    data, expected = BAD_IDX[case]
+    path = tmp_path / "train-images-idx3-ubyte"
+    path.write_bytes(data)
+    assert expected in one_line_error(lambda: idx.read_images(path))
+
+
+def test_gzip_bomb_is_refused_before_decompressing(tmp_path, monkeypatch):
+    # A header claiming 4.3 GB: refusing it must read the header and nothing more.
+    path = tmp_path / "train-images-idx3-ubyte.gz"
+    with gzip.open(path, "wb", compresslevel=1) as f:
+        f.write(idx_header(65_536, 256, 256))
+        f.write(bytes(1 << 20))  # the rest need not exist: the header alone is refused
+    reads = []
+    real_read = gzip.GzipFile.read
+    monkeypatch.setattr(gzip.GzipFile, "read", lambda f, n=-1: reads.append(n) or real_read(f, n))
+    assert "GB of pixels" in one_line_error(lambda: idx.read_images(path))
+    assert all(0 <= n <= 16 for n in reads)  # only the header was read
+
+
+def write_split(root: Path, images: np.ndarray, labels: np.ndarray) -> None:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "train-images-idx3-ubyte.gz").write_bytes(gzip.compress(idx_bytes(images)))
+    (root / "train-labels-idx1-ubyte.gz").write_bytes(gzip.compress(idx_bytes(labels)))
+
+
+def test_image_and_label_counts_must_match(tmp_path):
+    write_split(tmp_path / "mnist", IMAGES, np.zeros(3, dtype=np.uint8))
+    cfg = DataConfig(dataset="mnist", data_dir=str(tmp_path / "mnist"))
+    message = one_line_error(lambda: load_dataset(cfg))
+    assert "holds 4 images but" in message and "3 labels" in message
+
+
+def test_a_good_idx_split_still_loads(tmp_path):
+    write_split(tmp_path / "mnist", IMAGES, np.arange(4, dtype=np.uint8))
+    data = load_dataset(DataConfig(dataset="mnist", data_dir=str(tmp_path / "mnist")))
+    assert data.images.shape == (4, 1, 28, 28) and data.labels.tolist() == [0, 1, 2, 3]
+    assert torch.equal(data.images[:, 0].long(), torch.from_numpy(IMAGES))
