@@ -8,6 +8,7 @@ changes on the way.
 """
 
 import gzip
+import hashlib
 import os
 import struct
 import warnings
@@ -20,6 +21,7 @@ import torch
 from PIL import Image, features
 from safetensors.torch import save_file
 
+from gankit.cli import main
 from gankit.config import DataConfig
 from gankit.data import folder, idx, load_dataset
 from gankit.data.csv import read_csv
@@ -446,3 +448,88 @@ def test_a_good_idx_split_still_loads(tmp_path):
     data = load_dataset(DataConfig(dataset="mnist", data_dir=str(tmp_path / "mnist")))
     assert data.images.shape == (4, 1, 28, 28) and data.labels.tolist() == [0, 1, 2, 3]
     assert torch.equal(data.images[:, 0].long(), torch.from_numpy(IMAGES))
+
+
+# --- the CLI: one stderr line, a non-zero exit, and no file changed --------------------
+
+
+def fingerprint(root: Path) -> dict[str, tuple]:
+    """Every entry under ``root`` (links not followed) -> what it is and what it holds."""
+    found = {}
+    for folder_path, dirs, files in os.walk(root):
+        for name in dirs + files:
+            path = os.path.join(folder_path, name)
+            st = os.lstat(path)
+            if os.path.islink(path):
+                found[path] = ("link", os.readlink(path))
+            elif os.path.isfile(path):
+                with open(path, "rb") as f:
+                    digest = hashlib.sha256(f.read()).hexdigest()
+                found[path] = ("file", digest, st.st_mode, st.st_mtime_ns)
+            else:
+                found[path] = ("other", st.st_mode, st.st_mtime_ns)
+    return found
+
+
+def make_zoo(root: Path) -> Path:
+    """One folder holding every odd and every corrupt case (but the FIFO and chmod)."""
+    two_good(root)
+    for make, _ in ODD_BUT_VALID.values():
+        make(root)
+    for case, (make, _, _) in CORRUPT.items():
+        if case not in ("chmod-000", "fifo"):
+            make(root)
+    return root
+
+
+def make_ruin(root: Path) -> Path:
+    root.mkdir(parents=True)
+    (root / "empty.png").write_bytes(b"")
+    write_huge_header(root / "huge.png")
+    return root
+
+
+def cli_error(capsys, argv: list[str]) -> str:
+    assert main(argv) != 0
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("gankit: error: ") and "\n" not in err and "Traceback" not in err
+    return err
+
+
+def test_cli_answers_hostile_data_in_one_line_and_changes_nothing(tmp_path, cache_dir, capsys):
+    zoo, ruin = make_zoo(tmp_path / "zoo"), make_ruin(tmp_path / "ruin")
+    (tmp_path / "bad.csv").write_text(csv_text(row(), row(value=999)))
+    write_split(tmp_path / "idx", IMAGES, np.zeros(2, dtype=np.uint8))
+    load(two_good(tmp_path / "earlier"))  # a cache entry that must survive untouched
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.yaml").write_text("preset: someone-elses-run\n")
+    before = {name: fingerprint(tmp_path / name) for name in ("zoo", "ruin", "idx", "run")}
+    cache_before = fingerprint(cache_dir)
+
+    data, messages = load(zoo)
+    assert data.images.shape[0] == 2 + len(ODD_BUT_VALID) and len(messages) == 1
+    train = [
+        "train",
+        "--preset",
+        "flowers-dcgan",
+        "--device",
+        "cpu",
+        "--quiet",
+        "--min-images",
+        "1",
+    ]
+    assert "0 usable images" in cli_error(
+        capsys, [*train, "--dataset", str(ruin), "--out", str(run)]
+    )
+    new_run = tmp_path / "new-run"
+    csv_argv = [*train, "--dataset", str(tmp_path / "bad.csv"), "--out", str(new_run)]
+    assert "outside 0..255" in cli_error(capsys, csv_argv)
+    idx_argv = ["dataset", "info", "mnist", "--data-dir", str(tmp_path / "idx")]
+    assert "4 images but" in cli_error(capsys, idx_argv)
+    assert "decompression bomb" in cli_error(capsys, ["dataset", "info", str(ruin)])
+
+    after = {name: fingerprint(tmp_path / name) for name in ("zoo", "ruin", "idx", "run")}
+    assert after == before and not new_run.exists()
+    cache_after = fingerprint(cache_dir)
+    assert {path: cache_after.get(path) for path in cache_before} == cache_before
