@@ -421,7 +421,7 @@ def test_gzip_bomb_is_refused_before_decompressing(tmp_path, monkeypatch):
     # A header claiming 4.3 GB: refusing it must read the header and nothing more.
     path = tmp_path / "train-images-idx3-ubyte.gz"
     with gzip.open(path, "wb", compresslevel=1) as f:
-        f.write(idx_header(65_536, 256, 256))
+        f.write(idx_header(65_537, 256, 256))
         f.write(bytes(1 << 20))  # the rest need not exist: the header alone is refused
     reads = []
     real_read = gzip.GzipFile.read
