@@ -8,17 +8,14 @@ changes on the way.
 """
 
 import gzip
-import hashlib
 import os
-import struct
 import warnings
-import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from PIL import Image, features
+from PIL import features
 from safetensors.torch import save_file
 
 from gankit.cli import main
@@ -26,8 +23,31 @@ from gankit.config import DataConfig
 from gankit.data import folder, idx, load_dataset
 from gankit.data.csv import read_csv
 from gankit.errors import GankitError
-
-RED, GREEN, BLUE = (255, 0, 0), (0, 255, 0), (0, 0, 255)
+from hostile_files import (
+    BLUE,
+    GREEN,
+    HEADER,
+    IMAGES,
+    RED,
+    animated,
+    cmyk,
+    csv_text,
+    exif_rotated,
+    fingerprint,
+    idx_bytes,
+    idx_header,
+    non_utf8_name,
+    one_pixel,
+    palette_transparency,
+    row,
+    sixteen_bit,
+    solid,
+    truncated,
+    two_good,
+    write_bomb,
+    write_huge_header,
+    write_split,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -56,95 +76,7 @@ def one_line_error(call) -> str:
     return message
 
 
-# --- hand-made PNGs: headers that no honest encoder writes ---------------------------
-
-
-def _chunk(kind: bytes, body: bytes) -> bytes:
-    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-
-def png_bytes(width: int, height: int, idat: bytes, bit_depth: int = 1) -> bytes:
-    """A greyscale PNG with the given header and compressed data, taken on trust."""
-    header = struct.pack(">IIBBBBB", width, height, bit_depth, 0, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + _chunk(b"IHDR", header)
-        + _chunk(b"IDAT", idat)
-        + _chunk(b"IEND", b"")
-    )
-
-
-def write_bomb(path: Path) -> None:
-    """10000 x 10000 black pixels in 12 KB: past MAX_IMAGE_PIXELS (about 89 million)."""
-    side = 10_000
-    assert side * side > Image.MAX_IMAGE_PIXELS
-    rows = bytes((1 + side // 8) * side)  # filter byte 0 then 1-bit pixels, all zero
-    path.write_bytes(png_bytes(side, side, zlib.compress(rows, 9)))
-
-
-def write_huge_header(path: Path) -> None:
-    """A PNG claiming 30000 x 30000 with a few bytes of data."""
-    path.write_bytes(png_bytes(30_000, 30_000, zlib.compress(bytes(64)), bit_depth=8))
-
-
-def truncated(path: Path, fmt: str) -> None:
-    noise = np.random.default_rng(0).integers(0, 256, (48, 48, 3), dtype=np.uint8)
-    Image.fromarray(noise).save(path, format=fmt)
-    data = path.read_bytes()
-    path.write_bytes(data[: len(data) // 2])
-
-
-def solid(path: Path, colour=RED, size=(32, 32), mode="RGB", **save) -> None:
-    Image.new(mode, size, colour).save(path, **save)
-
-
-def two_good(root: Path) -> Path:
-    root.mkdir(parents=True, exist_ok=True)
-    solid(root / "good0.png", GREEN)
-    solid(root / "good1.png", GREEN)
-    return root
-
-
 # --- image folders: odd but valid files are decoded ----------------------------------
-
-
-def _cmyk(root: Path) -> None:
-    solid(root / "cmyk.jpg", (0, 255, 255, 0), mode="CMYK", quality=95)  # pure red in CMYK
-
-
-def _sixteen_bit(root: Path) -> None:
-    grey = np.full((32, 32), 128 * 257, dtype=np.uint16)  # 16-bit mid grey
-    Image.fromarray(grey).save(root / "grey16.png")
-
-
-def _palette_transparency(root: Path) -> None:
-    image = Image.new("P", (32, 32), 0)
-    image.putpalette([0, 0, 0, 0, 255, 0] + [0] * 762)
-    image.paste(1, (16, 0, 32, 32))  # right half green, left half transparent
-    image.save(root / "palette.png", transparency=0)
-
-
-def _exif_rotated(root: Path) -> None:
-    # Stored 32 wide: left red, right blue; orientation 6 says "turn 90 degrees clockwise".
-    stored = np.zeros((16, 32, 3), dtype=np.uint8)
-    stored[:, :16], stored[:, 16:] = RED, BLUE
-    exif = Image.Exif()
-    exif[0x0112] = 6
-    Image.fromarray(stored).save(root / "rotated.jpg", quality=95, exif=exif)
-
-
-def _animated(root: Path, name: str, **save) -> None:
-    first, *rest = (Image.new("RGB", (32, 32), c) for c in (RED, BLUE, GREEN))
-    first.save(root / name, save_all=True, append_images=rest, duration=100, loop=0, **save)
-
-
-def _one_pixel(root: Path) -> None:
-    solid(root / "dot.png", (10, 200, 30), size=(1, 1))
-
-
-def _non_utf8_name(root: Path) -> None:
-    with open(os.path.join(os.fsencode(root), b"caf\xe9-\xff.png"), "wb") as f:
-        Image.new("RGB", (32, 32), RED).save(f, format="PNG")
 
 
 def _upright(image: np.ndarray) -> bool:
@@ -153,20 +85,20 @@ def _upright(image: np.ndarray) -> bool:
 
 
 ODD_BUT_VALID = {
-    "cmyk-jpeg": (_cmyk, lambda im: np.allclose(im, RED, atol=8)),
-    "16-bit-png": (_sixteen_bit, lambda im: np.allclose(im, 128)),
+    "cmyk-jpeg": (cmyk, lambda im: np.allclose(im, RED, atol=8)),
+    "16-bit-png": (sixteen_bit, lambda im: np.allclose(im, 128)),
     "palette-transparency": (
-        _palette_transparency,
+        palette_transparency,
         lambda im: np.allclose(im[8, 2], 255) and np.allclose(im[8, 13], GREEN),
     ),
-    "exif-rotated-jpeg": (_exif_rotated, _upright),
-    "animated-gif": (lambda root: _animated(root, "anim.gif"), lambda im: np.allclose(im, RED)),
+    "exif-rotated-jpeg": (exif_rotated, _upright),
+    "animated-gif": (lambda root: animated(root, "anim.gif"), lambda im: np.allclose(im, RED)),
     "animated-webp": (
-        lambda root: _animated(root, "anim.webp", lossless=True),
+        lambda root: animated(root, "anim.webp", lossless=True),
         lambda im: np.allclose(im, RED),
     ),
-    "1x1": (_one_pixel, lambda im: np.allclose(im, (10, 200, 30))),
-    "non-utf8-name": (_non_utf8_name, lambda im: np.allclose(im, RED)),
+    "1x1": (one_pixel, lambda im: np.allclose(im, (10, 200, 30))),
+    "non-utf8-name": (non_utf8_name, lambda im: np.allclose(im, RED)),
 }
 
 
@@ -330,17 +262,6 @@ def test_a_damaged_cache_of_the_wrong_shape_is_decoded_afresh(tmp_path, cache_di
 
 # --- CSV files: every defect is one line ------------------------------------------------
 
-HEADER = "label," + ",".join(f"pixel{i}" for i in range(1, 785))
-
-
-def csv_text(*rows: list) -> str:
-    return "\n".join([HEADER, *(",".join(map(str, row)) for row in rows)]) + "\n"
-
-
-def row(label=3, value=7) -> list:
-    return [label] + [value] * 784
-
-
 BAD_CSV = {
     "ragged-rows": (csv_text(row(), row()[:-5]), "not a clean CSV of integers"),
     "non-numeric-cell": (csv_text(row(), row(value="x")), "not a clean CSV of integers"),
@@ -383,17 +304,6 @@ def test_csv_with_a_byte_order_mark_is_read(tmp_path):
 # --- IDX files: every defect is one line, and nothing huge is allocated ----------------
 
 
-def idx_bytes(array: np.ndarray) -> bytes:
-    header = bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
-    return header + array.astype(np.uint8).tobytes()
-
-
-def idx_header(*shape: int) -> bytes:
-    return bytes([0, 0, 0x08, len(shape)]) + struct.pack(f">{len(shape)}I", *shape)
-
-
-IMAGES = np.arange(4 * 28 * 28, dtype=np.int64).reshape(4, 28, 28) % 256
-
 BAD_IDX = {
     "wrong-magic": (b"\x00\x01\x08\x03" + idx_bytes(IMAGES)[4:], "bad magic number"),
     "png-magic": (b"\x89PNG\r\n\x1a\n" + bytes(64), "bad magic number"),
@@ -430,12 +340,6 @@ def test_gzip_bomb_is_refused_before_decompressing(tmp_path, monkeypatch):
     assert all(0 <= n <= 16 for n in reads)  # only the header was read
 
 
-def write_split(root: Path, images: np.ndarray, labels: np.ndarray) -> None:
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "train-images-idx3-ubyte.gz").write_bytes(gzip.compress(idx_bytes(images)))
-    (root / "train-labels-idx1-ubyte.gz").write_bytes(gzip.compress(idx_bytes(labels)))
-
-
 def test_image_and_label_counts_must_match(tmp_path):
     write_split(tmp_path / "mnist", IMAGES, np.zeros(3, dtype=np.uint8))
     cfg = DataConfig(dataset="mnist", data_dir=str(tmp_path / "mnist"))
@@ -451,24 +355,6 @@ def test_a_good_idx_split_still_loads(tmp_path):
 
 
 # --- the CLI: one stderr line, a non-zero exit, and no file changed --------------------
-
-
-def fingerprint(root: Path) -> dict[str, tuple]:
-    """Every entry under ``root`` (links not followed) -> what it is and what it holds."""
-    found = {}
-    for folder_path, dirs, files in os.walk(root):
-        for name in dirs + files:
-            path = os.path.join(folder_path, name)
-            st = os.lstat(path)
-            if os.path.islink(path):
-                found[path] = ("link", os.readlink(path))
-            elif os.path.isfile(path):
-                with open(path, "rb") as f:
-                    digest = hashlib.sha256(f.read()).hexdigest()
-                found[path] = ("file", digest, st.st_mode, st.st_mtime_ns)
-            else:
-                found[path] = ("other", st.st_mode, st.st_mtime_ns)
-    return found
 
 
 def make_zoo(root: Path) -> Path:
