@@ -258,6 +258,10 @@ def test_a_damaged_cache_of_the_wrong_shape_is_decoded_afresh(tmp_path, cache_di
     save_file({"images": torch.zeros(5, 3, 8, 8, dtype=torch.uint8)}, str(cache_file))
     second, messages = load(root)
     assert torch.equal(first.images, second.images) and messages == []
+    metadata = {"class_names": "[]", "skipped": "[1, [2]]"}  # right shape, wrong notes
+    save_file({"images": torch.zeros(2, 3, 16, 16, dtype=torch.uint8)}, str(cache_file), metadata)
+    third, messages = load(root)
+    assert torch.equal(first.images, third.images) and messages == []
 
 
 # --- CSV files: every defect is one line ------------------------------------------------

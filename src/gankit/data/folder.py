@@ -307,9 +307,12 @@ def _load_cached(path: Path, size: int, channels: int):
         names, skipped = json.loads(metadata["class_names"]), json.loads(metadata["skipped"])
     except (KeyError, ValueError):
         return None
-    if not (isinstance(names, list) and isinstance(skipped, list)):
-        return None
-    if (labels is None) != (not names):
+    pairs_ok = isinstance(skipped, list) and all(
+        isinstance(pair, list) and len(pair) == 2 and all(isinstance(x, str) for x in pair)
+        for pair in skipped
+    )
+    names_ok = isinstance(names, list) and all(isinstance(name, str) for name in names)
+    if not (pairs_ok and names_ok) or (labels is None) != (not names):
         return None
     return cached
 
