@@ -318,8 +318,8 @@ BAD_IDX = {
     "empty-file": (b"", "bad magic number"),
     "zero-images": (idx_header(0, 28, 28), "holds no data"),
     # 2**32-1 cubed wraps to a small number in int64 arithmetic: Python integers do not.
-    "gigabytes-claimed": (idx_header(100_000, 10_000, 10_000) + bytes(64), "GB of pixels"),
-    "overflowing-dims": (idx_header(2**32 - 1, 2**32 - 1, 2**32 - 1), "GB of pixels"),
+    "gigabytes-claimed": (idx_header(100_000, 10_000, 10_000) + bytes(64), "bytes of pixels"),
+    "overflowing-dims": (idx_header(2**32 - 1, 2**32 - 1, 2**32 - 1), "bytes of pixels"),
 }
 
 
@@ -340,7 +340,7 @@ def test_gzip_bomb_is_refused_before_decompressing(tmp_path, monkeypatch):
     reads = []
     real_read = gzip.GzipFile.read
     monkeypatch.setattr(gzip.GzipFile, "read", lambda f, n=-1: reads.append(n) or real_read(f, n))
-    assert "GB of pixels" in one_line_error(lambda: idx.read_images(path))
+    assert "bytes of pixels" in one_line_error(lambda: idx.read_images(path))
     assert all(0 <= n <= 16 for n in reads)  # only the header was read
 
 

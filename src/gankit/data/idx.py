@@ -1,7 +1,10 @@
 """Reads IDX files (the MNIST / Fashion-MNIST format), gzipped or raw.
 
 Owns decoding only: images come back as uint8 [N, 1, H, W], labels as int64
-[N], exactly as stored. Nothing is normalised or resized here.
+[N], exactly as stored. Nothing is normalised or resized here. Files are read
+as a stream, never more than the header declares (plus one byte), and a header
+declaring more than ``MAX_BYTES`` is refused, so neither a damaged header nor a
+gzip bomb can make it allocate gigabytes.
 
 Format (http://yann.lecun.com/exdb/mnist/): a 4-byte magic number
 ``0x00 0x00 <type> <ndim>``, then ``ndim`` big-endian uint32 sizes, then the
@@ -72,8 +75,8 @@ def _read_body(path: Path, stream: BinaryIO, shape: tuple[int, ...]) -> bytearra
         raise GankitError(f"{path} holds no data (shape {shape}) - is it the right file?")
     if expected > MAX_BYTES:
         raise GankitError(
-            f"{path} declares shape {shape}, {expected / 1e9:,.0f} GB of pixels, beyond "
-            f"{MAX_BYTES / 1e9:.0f} GB - the header is damaged; download the file again"
+            f"{path} declares shape {shape}, {expected:,} bytes of pixels, more than the "
+            f"{MAX_BYTES:,} gankit reads - the header is damaged; download the file again"
         )
     body = _read_up_to(stream, expected + 1)  # one byte more reveals a longer file
     if len(body) != expected:
