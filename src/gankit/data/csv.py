@@ -19,14 +19,22 @@ from gankit.errors import GankitError
 
 SIDE = 28
 PIXELS = SIDE * SIDE
+MAX_LABEL = 9999  # class names are made for labels 0..max: a wild label must not make billions
+_HEADER_CHARS = 1 << 16  # the real header is ~7,000 characters; a longer line is not one
 
 
 def _check_header(path: Path) -> None:
     try:
         with open(path, encoding="utf-8", errors="replace") as f:
-            header = f.readline().strip().lstrip("\ufeff")  # Excel writes a byte-order mark
+            # Bounded, so a file with no line breaks is not read whole just to be refused.
+            header = f.readline(_HEADER_CHARS).strip().lstrip("\ufeff")  # Excel writes a BOM
     except OSError as e:
         raise GankitError(f"cannot read {path} ({e.strerror or e}) - check the path") from None
+    if not header:
+        raise GankitError(
+            f"{path} is empty - a CSV needs the header 'label,pixel1,...,pixel{PIXELS}' and "
+            "one row per image"
+        )
     columns = [c.strip().strip('"').lower() for c in header.split(",")]
     expected = f"'label,pixel1,...,pixel{PIXELS}' ({PIXELS + 1} columns, 28x28 grey images)"
     if not columns or columns[0] != "label" or not all(c.startswith("pixel") for c in columns[1:]):
@@ -75,6 +83,11 @@ def read_csv(path: str | Path, min_images: int = 1) -> ImageData:
     labels, pixels = rows[:, 0], rows[:, 1:]
     if labels.min() < 0:
         raise GankitError(f"{path} has negative labels - labels must be 0, 1, 2, ...")
+    if labels.max() > MAX_LABEL:
+        raise GankitError(
+            f"{path} has label {labels.max()}, above {MAX_LABEL} - labels must number the "
+            "classes 0, 1, 2, ..."
+        )
     if pixels.min() < 0 or pixels.max() > 255:
         raise GankitError(f"{path} has pixel values outside 0..255 - store 8-bit grey levels")
     images = torch.from_numpy(pixels.astype(np.uint8).reshape(-1, 1, SIDE, SIDE))
