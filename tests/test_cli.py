@@ -259,3 +259,15 @@ def test_building_the_command_line_does_not_load_torch():
     code = "import sys; from gankit.cli import build_parser; build_parser(); print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_a_warning_reaches_the_user_as_one_line(tmp_path, capsys):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for i in range(20):
+        Image.new("RGB", (8, 8), (i * 10, 0, 0)).save(folder / f"ok{i}.png")
+    (folder / "notes.png").write_text("not an image")
+    assert main(["dataset", "info", str(folder)]) == 0
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("gankit: warning: ") and "\n" not in err, err
+    assert "notes.png" in err and "Warning" not in err

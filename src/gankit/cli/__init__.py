@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 
 from gankit.errors import GankitError
 
@@ -54,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    warnings.showwarning = _one_line_warning
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -68,6 +70,13 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 1
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings reach a user as one line each, like errors (no source file, no code line)."""
+    if os.environ.get("RANK", "0") == "0":  # once per job under torchrun
+        text = " ".join(str(message).split())
+        print(f"gankit: warning: {text}", file=file or sys.stderr)
 
 
 def entry() -> None:  # console script
