@@ -21,7 +21,8 @@ from gankit.data import dataset_kind
 from gankit.errors import GankitError
 from gankit.registry import Registry
 
-Metric = Callable[[nn.Module], dict[str, float]]  # G -> {objective first, then others}
+# (G, step) -> {objective first, then others}; step is the training step G is at.
+Metric = Callable[[nn.Module, int], dict[str, float]]
 
 
 @dataclass(frozen=True)
@@ -114,10 +115,11 @@ def warm_up(obj: Objective, cfg: Config, device: torch.device, say) -> None:
 
 
 def build(obj: Objective, cfg: Config, device: torch.device) -> Metric:
-    """The trial's evaluation: G -> {objective: value, ...}, the objective first.
+    """The trial's evaluation: (G, step) -> {objective: value, ...}, the objective first.
 
-    The training loop keeps the checkpoint with the lowest first metric as ``best``,
-    so a trial's run marks the generator its value came from.
+    The training loop keeps the checkpoint with the best first metric (in the
+    objective's ``direction``) as ``best``, so a trial's run marks the generator its
+    value came from.
     """
     if obj.name == "classifier_fid":
         from gankit.metrics.monitor import training_monitor
@@ -131,7 +133,7 @@ def build(obj: Objective, cfg: Config, device: torch.device) -> Metric:
     n = sample_size(obj, cfg)
     real = source_features(_reference(cfg), n, device=device, net=net)
 
-    def evaluate(G: nn.Module) -> dict[str, float]:
+    def evaluate(G: nn.Module, step: int) -> dict[str, float]:
         fake = source_features(GeneratorSource(G, "trial"), n, device=device, net=net)
         return {"fid": compute_metrics(real, fake, ["fid"])["fid"]}
 
