@@ -129,7 +129,9 @@ def train_loop(
                 # The step's scalars stay on the device: the log reads them once per flush.
                 stats = {**d_stats, **g_stats}
                 scalars = [d_loss.detach(), g_loss.detach(), *(stats[key] for key in loss.stats)]
-                log.append(state.step, state.order.epoch_float, torch.stack(_floats(scalars)))
+                # float32 however autocast left them, so that one stack holds them all.
+                scalars = torch.stack([value.float() for value in scalars])
+                log.append(state.step, state.order.epoch_float, scalars)
 
                 # --- Maintenance, once per interval: log, evaluate, sample, checkpoint.
                 if bar is not None:
@@ -159,11 +161,6 @@ def train_loop(
     if stopped == "interrupted":
         raise Interrupted(result, stop.signum)
     return result
-
-
-def _floats(values: list[torch.Tensor]) -> list[torch.Tensor]:
-    # float32 however autocast left them, so that one stack holds the step's scalars.
-    return [v.float() for v in values]
 
 
 def _should_stop(state: TrainState, stop: _StopFlag, deadline: float) -> bool:

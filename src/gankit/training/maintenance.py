@@ -106,7 +106,7 @@ class Maintenance:
         if eval_due and dist.enabled:
             stop_reason = _vote_stop(state, stop_reason)
         final = final or stop_reason is not None
-        best_now = self._improves(scores)
+        best_now = self._record_best(scores)
         save_due = final or best_now or _every(step, log_cfg.checkpoint_every)
         # Flushing checks the losses are finite: always before a checkpoint is written.
         if save_due or eval_due or _every(step, log_cfg.log_every):
@@ -127,8 +127,8 @@ class Maintenance:
         except StopTraining as e:
             return e.scores, e.reason
 
-    def _improves(self, scores: dict[str, float]) -> bool:
-        """Whether the first score beats ``best`` (then it becomes ``best``)."""
+    def _record_best(self, scores: dict[str, float]) -> bool:
+        """Keeps the first score as ``best`` when it beats it; says whether it did."""
         if not scores:
             return False
         score = next(iter(scores.values()))
