@@ -99,3 +99,58 @@ def test_a_batch_that_does_not_divide_among_ranks(runs):
     assert bad.returncode != 0
     # Said once (by rank 0); torchrun then adds its own report of the failed processes.
     assert bad.stderr.count("gankit: error: batch size 15 does not divide among 2 processes") == 1
+
+
+EVALUATING = """
+import sys
+from conftest import tiny_config
+from gankit import training
+
+
+class StopsAtStep4:
+    higher_is_better = False
+
+    def __call__(self, G, step):
+        scores = {"classifier_fid": 10.0 - step}
+        if step == 4:
+            raise training.StopTraining("pruned", scores)
+        return scores
+
+
+cfg = tiny_config(**SECTIONS)
+cfg.train.steps = 6
+cfg.log.eval_every, cfg.log.log_every, cfg.log.checkpoint_every = 2, 3, 0
+result = training.train(cfg, sys.argv[1], progress=False, make_evaluate=lambda c, d: StopsAtStep4())
+print(f"{result.stopped} at step {result.step}")
+"""
+
+
+def test_rank_0s_evaluation_keeps_the_ranks_together(tmp_path):
+    # Only rank 0 evaluates, off the log interval: every rank must still join the same
+    # flushes and stop at the same step.
+    script = tmp_path / "train.py"
+    script.write_text(f"SECTIONS = {SECTIONS!r}\n{EVALUATING}")
+    tests = os.path.dirname(os.path.abspath(__file__))
+    path = os.pathsep.join([tests, os.environ.get("PYTHONPATH", "")])
+    out = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+        + [str(script), str(tmp_path / "run")],
+        check=False,
+        cwd=tmp_path,
+        env={
+            **os.environ,
+            "OMP_NUM_THREADS": "1",
+            "GANKIT_DIST_TIMEOUT_S": "60",
+            "PYTHONPATH": path,
+        },
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "pruned at step 4" in out.stdout  # rank 0's reason
+    assert out.stdout.count(" at step 4\n") == 2  # both ranks stopped there
+    assert sorted(p.name for p in (tmp_path / "run" / "checkpoints").glob("step_*")) == [
+        "step_0000002",
+        "step_0000004",
+    ]

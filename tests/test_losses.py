@@ -70,6 +70,25 @@ def test_registry_and_names():
         assert build_loss(LossConfig(loss=name)).name == name
 
 
+@pytest.mark.parametrize("name", ALL)
+def test_each_objective_declares_the_stats_it_returns_and_its_distance(name):
+    loss = build_loss(LossConfig(loss=name))
+    _, d_stats = loss.d_loss(Identity1D(), REAL.clone(), FAKE.clone(), None)
+    _, g_stats = loss.g_loss(Identity1D(), FAKE.clone(), None)
+    assert sorted(loss.stats) == sorted({**d_stats, **g_stats})
+    assert len(set(loss.stats)) == len(loss.stats)  # one column per statistic
+    # The first three keep their order: metrics.jsonl of earlier runs still reads the same.
+    assert loss.stats[:3] == ("d_real", "d_fake", "distance")
+    assert loss.distance_name
+
+
+def test_the_distance_names_follow_the_objective():
+    names = {name: LOSSES.get(name).distance_name for name in ALL}
+    assert names["wgan"] == names["wgan-gp"] == "Wasserstein estimate"
+    assert names["hinge"] == names["lsgan"] == "critic gap"
+    assert names["minimax"] == names["ns"] == names["dragan"] == "Jensen-Shannon estimate"
+
+
 def test_js_objectives_on_known_logits():
     d_expected = (sp(-0.0) + sp(-2.0)) / 2 + (sp(-1.0) + sp(2.0)) / 2
     for name, g_expected in [

@@ -11,6 +11,7 @@ from gankit.checkpoint import GENERATOR_FILE, TRAINING_FILE, load_generator, rea
 from gankit.errors import GankitError
 from gankit.losses import LOSSES
 from gankit.run import open_run
+from gankit.training.plot import loss_panels, plot_losses
 
 
 def _metrics(run):
@@ -170,15 +171,84 @@ def test_the_fashion_preset_trains_on_the_real_files(tmp_path):
     assert cfg.data.class_names[5] == "sandal" and len(cfg.data.class_names) == 10
 
 
-def test_eval_every_logs_scores_and_keeps_the_best(tmp_path):
-    scores = iter([5.0, 3.0, 4.0])
+def test_every_statistic_of_the_objective_is_logged_by_its_key(tmp_path):
+    cfg = tiny_config(loss={"loss": "wgan-gp"}, model={"d_norm": "layer"}, train={"steps": 2})
+    run = training.train(cfg, tmp_path / "run", progress=False).run
+    columns = ["step", "epoch", "d_loss", "g_loss", "d_real", "d_fake", "distance"]
+    for row in _metrics(run):
+        # The columns earlier runs had keep their places; the penalty and D(G(z)) after
+        # D's update follow.
+        assert list(row)[:9] == [*columns, "gp", "d_fake_g"]
+        assert row["gp"] >= 0 and math.isfinite(row["d_fake_g"])
 
+
+def test_resume_reads_a_log_with_other_columns(tmp_path):
+    cfg = tiny_config(loss={"loss": "wgan-gp"}, model={"d_norm": "layer"}, train={"steps": 3})
+    run = training.train(cfg, tmp_path / "run", progress=False).run
+    # As a run logged before the penalty was: no gp column, and one that is gone since.
+    rows = [{**{k: v for k, v in r.items() if k != "gp"}, "old": 1.0} for r in _metrics(run)]
+    run.metrics_path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    cfg = run.config()
+    cfg.train.steps = 6
+    training.resume(run, cfg, progress=False)
+    rows = _metrics(run)
+    assert [r["step"] for r in rows] == list(range(1, 7))
+    assert ["gp" in r for r in rows] == [False] * 3 + [True] * 3
+    assert run.losses_path.stat().st_size > 0
+
+
+def test_the_loss_plot_labels_its_panels_from_the_logged_keys(tmp_path):
+    nan = math.nan
+    history = {
+        "step": [1, 2],
+        "epoch": [0.1, 0.2],
+        "d_loss": [1.0, 0.5],
+        "g_loss": [0.3, 0.4],
+        "d_real": [0.2, 0.1],
+        "d_fake": [-0.1, 0.0],
+        "distance": [0.3, 0.1],
+        "gp": [nan, 2.0],
+        "d_fake_g": [0.0, 0.1],
+        "never": [nan, nan],
+    }
+    assert loss_panels(history, "Wasserstein estimate") == [
+        ("loss", ("d_loss", "g_loss")),
+        ("D scores (real vs fake)", ("d_real", "d_fake", "d_fake_g")),
+        ("Wasserstein estimate", ("distance",)),
+        ("gp", ("gp",)),
+    ]
+    plot_losses(history, tmp_path / "losses.png", "Wasserstein estimate")
+    assert (tmp_path / "losses.png").stat().st_size > 0
+
+
+class Scripted:
+    """An ``evaluate`` that returns the given classifier FIDs in turn and notes each step."""
+
+    def __init__(self, values, higher_is_better=False, stop_at_call=None):
+        self.values, self.higher_is_better = iter(values), higher_is_better
+        self.stop_at_call, self.steps = stop_at_call, []
+
+    def __call__(self, G, step):
+        self.steps.append(step)
+        scores = {"classifier_fid": next(self.values), "class_entropy": 0.9}
+        if len(self.steps) == self.stop_at_call:
+            raise training.StopTraining("pruned", scores)
+        return scores
+
+
+def _train_with(evaluate, path, **log):
     def make_evaluate(cfg, device):
         assert cfg.data.class_names  # the completed config
-        return lambda G: {"classifier_fid": next(scores), "class_entropy": 0.9}
+        return evaluate
 
-    cfg = tiny_config(log={"eval_every": 2, "checkpoint_every": 0})
-    run = training.train(cfg, tmp_path / "run", progress=False, make_evaluate=make_evaluate).run
+    cfg = tiny_config(log={"eval_every": 2, "checkpoint_every": 0, **log})
+    return training.train(cfg, path, progress=False, make_evaluate=make_evaluate)
+
+
+def test_eval_every_logs_scores_and_keeps_the_best(tmp_path):
+    evaluate = Scripted([5.0, 3.0, 4.0])
+    run = _train_with(evaluate, tmp_path / "run").run
+    assert evaluate.steps == [2, 4, 6]
     rows = {r["step"]: r for r in _metrics(run)}
     assert [rows[s]["classifier_fid"] for s in (2, 4, 6)] == [5.0, 3.0, 4.0]
     assert "classifier_fid" not in rows[3]
@@ -186,20 +256,37 @@ def test_eval_every_logs_scores_and_keeps_the_best(tmp_path):
     assert run.resolve_checkpoint("best") == run.checkpoint_dir(4)
 
 
+def test_a_higher_is_better_metric_picks_the_highest_as_best(tmp_path):
+    run = _train_with(Scripted([3.0, 5.0, 4.0], higher_is_better=True), tmp_path / "up").run
+    assert run.checkpoint_steps() == [2, 4, 6]
+    assert run.resolve_checkpoint("best") == run.checkpoint_dir(4)
+    run = _train_with(Scripted([5.0, 3.0, 4.0], higher_is_better=True), tmp_path / "down").run
+    assert run.checkpoint_steps() == [2, 6]  # no later score beat the first
+    assert run.resolve_checkpoint("best") == run.checkpoint_dir(2)
+
+
+def test_a_non_finite_score_never_becomes_the_best(tmp_path):
+    run = _train_with(Scripted([math.nan, 4.0, 5.0]), tmp_path / "run").run
+    assert run.checkpoint_steps() == [4, 6]
+    assert run.resolve_checkpoint("best") == run.checkpoint_dir(4)
+
+
+def test_evaluate_is_told_the_step_also_after_a_resume(tmp_path):
+    first, then = Scripted([5.0]), Scripted([6.0, 4.0])
+    cfg = tiny_config(train={"steps": 3}, log={"eval_every": 2, "checkpoint_every": 0})
+    run = training.train(cfg, tmp_path / "run", progress=False, make_evaluate=lambda c, d: first)
+    assert first.steps == [2] and run.run.checkpoint_steps() == [2, 3]
+    cfg = run.run.config()
+    cfg.train.steps = 6
+    training.resume(run.run, cfg, progress=False, make_evaluate=lambda c, d: then)
+    assert then.steps == [4, 6]  # the training step, not a count of this session's calls
+    # The best so far (5.0 at step 2) came back from the run: 6.0 did not beat it.
+    assert run.run.checkpoint_steps() == [2, 3, 6]
+    assert run.run.resolve_checkpoint("best") == run.run.checkpoint_dir(6)
+
+
 def test_evaluate_can_stop_the_run_after_logging_its_scores(tmp_path):
-    calls = []
-
-    def make_evaluate(cfg, device):
-        def evaluate(G):
-            calls.append(1)
-            if len(calls) == 2:
-                raise training.StopTraining("pruned", {"classifier_fid": 9.0})
-            return {"classifier_fid": 7.0}
-
-        return evaluate
-
-    cfg = tiny_config(log={"eval_every": 2, "checkpoint_every": 0})
-    result = training.train(cfg, tmp_path / "run", progress=False, make_evaluate=make_evaluate)
+    result = _train_with(Scripted([7.0, 9.0], stop_at_call=2), tmp_path / "run")
     assert (result.stopped, result.step) == ("pruned", 4)
     rows = {r["step"]: r for r in _metrics(result.run)}
     assert rows[4]["classifier_fid"] == 9.0

@@ -3,7 +3,9 @@
 Owns ``LOSSES`` and ``build_loss``. A loss never touches an optimiser; it gives
 the trainer ``d_loss`` (fake already detached), ``g_loss``, named detached
 scalars for the logs (never ``.item()``: the trainer syncs once per interval)
-and ``constrain``, called after every D step. Everything is written on logits
+and ``constrain``, called after every D step. Each class declares the names of
+those scalars (``stats``) and what its ``distance`` estimates (``distance_name``),
+so the trainer logs and plots them without knowing any objective. Everything is written on logits
 with ``softplus`` (``-log sigmoid(x) = softplus(-x)``), never Sigmoid + BCE.
 
 Papers: minimax and non-saturating (Goodfellow et al. 2014), WGAN (Arjovsky et
@@ -32,6 +34,11 @@ Stats = dict[str, Tensor]
 
 LOSSES: Registry[type[Loss]] = Registry("loss")
 
+# Titles of the ``distance`` curve, by what it estimates.
+JS_ESTIMATE = "Jensen-Shannon estimate"
+W1_ESTIMATE = "Wasserstein estimate"
+CRITIC_GAP = "critic gap"  # D's mean output on real minus on generated images
+
 
 def _register(cls: type[Loss]) -> type[Loss]:
     return LOSSES.register(cls.name)(cls)
@@ -46,6 +53,10 @@ class Loss:
     """Base class: a named objective. Subclasses are stateless apart from options."""
 
     name: str = ""
+    # Every scalar d_loss and g_loss return, in the order metrics.jsonl lists them.
+    stats: tuple[str, ...] = ("d_real", "d_fake", "distance", "d_fake_g")
+    # What the ``distance`` statistic estimates: the title of its curve.
+    distance_name: str = ""
     # Random source for losses that draw (WGAN-GP's alpha); None = torch's global RNG.
     generator: torch.Generator | None = None
     shard: Shard = (0, 1)  # (rank, world size) in data-parallel training
@@ -82,6 +93,7 @@ class Minimax(Loss):
     """The saturating game of Goodfellow et al.: G minimises log(1 - D(G(z)))."""
 
     name = "minimax"
+    distance_name = JS_ESTIMATE
 
     def d_loss(self, D, real, fake, labels):
         return _js_d_loss(D, real, fake, labels)
@@ -97,6 +109,7 @@ class NonSaturating(Loss):
     """Goodfellow et al.'s practical variant: G maximises log D(G(z)) instead."""
 
     name = "ns"
+    distance_name = JS_ESTIMATE
 
     def d_loss(self, D, real, fake, labels):
         return _js_d_loss(D, real, fake, labels)
@@ -129,6 +142,7 @@ class WGAN(Loss):
     """
 
     name = "wgan"
+    distance_name = W1_ESTIMATE
 
     def __init__(self, *, clip_value: float = 0.01):
         self.clip_value = clip_value
@@ -187,6 +201,8 @@ class WGANGP(Loss):
     """
 
     name = "wgan-gp"
+    stats = ("d_real", "d_fake", "distance", "gp", "d_fake_g")
+    distance_name = W1_ESTIMATE
 
     def __init__(self, *, gp_weight: float = 10.0):
         self.gp_weight = gp_weight
@@ -221,6 +237,7 @@ class Hinge(Loss):
     """The hinge objective (Lim & Ye 2017; Miyato et al. 2018, SN-GAN)."""
 
     name = "hinge"
+    distance_name = CRITIC_GAP
 
     def d_loss(self, D, real, fake, labels):
         # L_D = E relu(1 - D(x)) + E relu(1 + D(G(z)))
@@ -243,6 +260,7 @@ class LSGAN(Loss):
     """
 
     name = "lsgan"
+    distance_name = CRITIC_GAP
 
     def d_loss(self, D, real, fake, labels):
         # L_D = 1/2 E (D(x) - 1)^2 + 1/2 E D(G(z))^2
@@ -271,6 +289,7 @@ class DRAGAN(NonSaturating):
     """
 
     name = "dragan"
+    stats = ("d_real", "d_fake", "distance", "gp", "d_fake_g")
 
     def __init__(self, *, gp_weight: float = 10.0):
         self.gp_weight = gp_weight

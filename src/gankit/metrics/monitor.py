@@ -8,8 +8,6 @@ classifier, trained once and cached); Inception FID is left to
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
 from torch import nn
 
@@ -18,13 +16,30 @@ from gankit.errors import GankitError
 from gankit.metrics.classes import class_histogram, classify_generated
 from gankit.metrics.classifier import labelled_splits, load_or_train_classifier
 
-Monitor = Callable[[nn.Module], dict[str, float]]
-# The metric the best checkpoint is chosen by, and whether lower is better.
-BEST_BY = ("classifier_fid", "lower")
+
+class ClassifierMonitor:
+    """G, step -> {classifier_fid, class_entropy} on fixed seeds; the ``evaluate`` of the loop.
+
+    Classifier FID comes first, so it picks the ``best`` checkpoint: lower is better.
+    """
+
+    higher_is_better = False
+
+    def __init__(self, classifier: nn.Module, cfid, n: int):
+        self.classifier, self.cfid, self.n = classifier, cfid, n
+
+    def __call__(self, G: nn.Module, step: int) -> dict[str, float]:
+        # Fixed seeds: the same noise at every evaluation, so changes come from G alone.
+        preds = classify_generated(self.classifier, G, self.n, seed=10_000_000)
+        hist = class_histogram(preds.logits)
+        return {
+            "classifier_fid": self.cfid.from_features(preds.features),
+            "class_entropy": hist.entropy,
+        }
 
 
-def training_monitor(cfg: Config, device: torch.device, say=print) -> Monitor:
-    """The evaluation callable for ``cfg``'s run: G -> {classifier_fid, class_entropy}."""
+def training_monitor(cfg: Config, device: torch.device, say=print) -> ClassifierMonitor:
+    """The evaluation callable for ``cfg``'s run (see ``ClassifierMonitor``)."""
     from gankit.metrics.classes import ClassifierFID
 
     if not cfg.data.class_names:
@@ -36,15 +51,4 @@ def training_monitor(cfg: Config, device: torch.device, say=print) -> Monitor:
     classifier = load_or_train_classifier(cfg.data, device=device, progress=say)
     _, reference, _ = labelled_splits(cfg.data)
     n = min(cfg.log.eval_samples, len(reference.images))
-    cfid = ClassifierFID(classifier, reference.images[:n])
-
-    def evaluate(G: nn.Module) -> dict[str, float]:
-        # Fixed seeds: the same noise at every evaluation, so changes come from G alone.
-        preds = classify_generated(classifier, G, n, seed=10_000_000)
-        hist = class_histogram(preds.logits)
-        return {
-            "classifier_fid": cfid.from_features(preds.features),
-            "class_entropy": hist.entropy,
-        }
-
-    return evaluate
+    return ClassifierMonitor(classifier, ClassifierFID(classifier, reference.images[:n]), n)

@@ -19,7 +19,8 @@ from gankit import config as config_io
 from gankit.config import Config
 from gankit.run import Run, create_run
 from gankit.training import distributed
-from gankit.training.loop import Evaluate, Interrupted, StopTraining, TrainResult, train_loop
+from gankit.training.loop import Interrupted, TrainResult, train_loop
+from gankit.training.maintenance import Evaluate, StopTraining
 from gankit.training.setup import RESUMABLE, pick_device, prepare
 from gankit.training.state import build_state, restore, total_steps
 

@@ -1,7 +1,9 @@
-"""The ``losses.png`` figure: losses, D's scores, and the estimated distance.
+"""The ``losses.png`` figure: losses, D's scores, the estimated distance, and the rest.
 
-Three panels against training steps (seed 002's loss and score plots, seed
-003's JS / Wasserstein curves), raw values faint and a moving average on top.
+Panels against training steps (seed 002's loss and score plots, seed 003's JS /
+Wasserstein curves), raw values faint and a moving average on top. The curves
+are whatever columns the log holds, labelled by their keys, so an objective's
+own statistics (a gradient penalty, ...) appear without this module knowing it.
 """
 
 from __future__ import annotations
@@ -10,12 +12,6 @@ import math
 from pathlib import Path
 
 import numpy as np
-
-_PANELS = (
-    ("loss", ("d_loss", "g_loss")),
-    ("D scores (real vs fake)", ("d_real", "d_fake")),
-    ("estimated distance", ("distance",)),
-)
 
 
 def smooth(values: np.ndarray, window: int) -> np.ndarray:
@@ -30,28 +26,50 @@ def smooth(values: np.ndarray, window: int) -> np.ndarray:
         return num / den
 
 
+def loss_panels(history: dict[str, list[float]], distance_name: str):
+    """(title, keys) per panel, for the columns of ``history`` that hold a finite value.
+
+    Keys ending in ``_loss`` share the first panel and D's scores (``d_*``) the second;
+    ``distance`` is titled by what it estimates, and any other key gets its own panel.
+    """
+    keys = [
+        k
+        for k in history
+        if k not in ("step", "epoch") and np.isfinite(np.asarray(history[k], dtype=float)).any()
+    ]
+    losses = tuple(k for k in keys if k.endswith("_loss"))
+    scores = tuple(k for k in keys if k.startswith("d_") and k not in losses)
+    panels = [("loss", losses), ("D scores (real vs fake)", scores)]
+    for key in keys:
+        if key not in losses + scores:
+            panels.append((distance_name if key == "distance" else key, (key,)))
+    return [(title, group) for title, group in panels if group]
+
+
 def plot_losses(history: dict[str, list[float]], path: Path, distance_name: str) -> None:
+    """Writes the figure of ``history`` (step and one list per logged key) to ``path``."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     steps = np.asarray(history["step"], dtype=float)
-    if len(steps) == 0:
+    panels = loss_panels(history, distance_name)
+    if len(steps) == 0 or not panels:
         return
     # Plot at most ~2000 points per curve: averaging blocks keeps it fast and honest.
     stride = max(1, math.ceil(len(steps) / 2000))
     window = max(1, len(steps) // stride // 50)
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
-    for ax, (title, keys) in zip(axes, _PANELS):
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4), squeeze=False)
+    for ax, (title, keys) in zip(axes[0], panels):
         for key in keys:
-            y = np.asarray(history.get(key, []), dtype=float)
-            if len(y) != len(steps) or not np.isfinite(y).any():
+            y = np.asarray(history[key], dtype=float)
+            if len(y) != len(steps):
                 continue
             x, yb = _block_mean(steps, stride), _block_mean(y, stride)
             (line,) = ax.plot(x, yb, alpha=0.25, linewidth=0.8)
             ax.plot(x, smooth(yb, window), color=line.get_color(), label=key)
-        ax.set_title(distance_name if key == "distance" else title)
+        ax.set_title(title)
         ax.set_xlabel("step")
         ax.legend(loc="best", fontsize=8)
         ax.grid(alpha=0.3)

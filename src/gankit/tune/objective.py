@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 
 import torch
 from torch import nn
@@ -22,7 +21,8 @@ from gankit.config import Config
 from gankit.errors import GankitError
 from gankit.registry import Registry
 
-Metric = Callable[[nn.Module], dict[str, float]]  # G -> {objective first, then others}
+# (G, step) -> {objective first, then others}; step is the training step G is at.
+Metric = Callable[[nn.Module, int], dict[str, float]]
 
 
 @dataclass(frozen=True)
@@ -109,17 +109,23 @@ def warm_up(obj: Objective, cfg: Config, device: torch.device, say) -> None:
 
 
 def build(obj: Objective, cfg: Config, device: torch.device) -> Metric:
-    """The trial's evaluation: G -> {objective: value, ...}, the objective first.
+    """The trial's evaluation: (G, step) -> {objective: value, ...}, the objective first.
 
-    The training loop keeps the checkpoint with the lowest first metric as ``best``,
-    so a trial's run marks the generator its value came from.
+    The training loop keeps the checkpoint with the best first metric (in the
+    objective's ``direction``) as ``best``, so a trial's run marks the generator its
+    value came from.
     """
     if obj.name == "classifier_fid":
         from gankit.metrics.monitor import training_monitor
 
         return training_monitor(cfg, device, say=lambda line: None)
-    # G's images from seeds 0 .. n-1 against n reference images: {"fid": value}.
-    return partial(_inception_scorer(obj, cfg, device).score, n=sample_size(obj, cfg), name="trial")
+    scorer, n = _inception_scorer(obj, cfg, device), sample_size(obj, cfg)
+
+    def evaluate(G: nn.Module, step: int) -> dict[str, float]:
+        # G's images from seeds 0 .. n-1 against n reference images: {"fid": value}.
+        return scorer.score(G, n, name="trial")
+
+    return evaluate
 
 
 def _inception_scorer(obj: Objective, cfg: Config, device: torch.device):

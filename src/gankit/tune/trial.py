@@ -9,9 +9,10 @@ over the planned steps). Each evaluation is reported to Optuna at its index
 of their schedule; when the pruner says a trial is worse than the median, the
 evaluation raises ``StopTraining``, which logs, checkpoints and ends the run.
 
-The trial's value is the lowest (best) objective over its evaluations, which is
-also the checkpoint the run marks ``best``. A run cut short by the time budget
-between two evaluations is evaluated once more at its last checkpoint.
+The trial's value is the best objective over its evaluations (in the objective's
+direction), which is also the checkpoint the run marks ``best``. A run cut short
+by the time budget between two evaluations is evaluated once more at its last
+checkpoint.
 """
 
 from __future__ import annotations
@@ -130,25 +131,26 @@ class _Judge:
 
     def __init__(self, trial: optuna.Trial, objective: str):
         self.trial, self.objective = trial, objective
+        # The loop keeps the best checkpoint in the direction the study optimises.
+        obj = objectives.OBJECTIVES.get(objective)
+        self.higher_is_better = obj.direction == "maximize"
         self.metric = None
         self.device = None
-        self.eval_every = 0
         self.k = 0  # evaluations so far
         self.last_step = None
         self.best = self.best_step = None
 
-    def make_evaluate(self, cfg: Config, device: torch.device):
+    def make_evaluate(self, cfg: Config, device: torch.device) -> _Judge:
         """``make_evaluate`` for ``training.train``: called once the config is complete."""
         obj = objectives.OBJECTIVES.get(self.objective)
         self.metric, self.device = objectives.build(obj, cfg, device), device
-        self.eval_every = cfg.log.eval_every
-        return self.evaluate
+        return self
 
-    def evaluate(self, G: nn.Module) -> dict[str, float]:
-        scores = self.metric(G)
-        # The loop evaluates at every multiple of eval_every, so the k-th call is at k * that.
+    def __call__(self, G: nn.Module, step: int) -> dict[str, float]:
+        """The loop's ``evaluate``: scores G, reports to Optuna, may prune the trial."""
+        scores = self.metric(G, step)
         self.k += 1
-        step = self.last_step = self.k * self.eval_every
+        self.last_step = step
         value = self._record(scores, step)
         self.trial.report(value, self.k)
         if self.trial.should_prune():
@@ -158,7 +160,7 @@ class _Judge:
     def final(self, run, step: int) -> None:
         """Evaluates the run's last checkpoint (off the evaluation grid; not reported)."""
         G, _, _ = load_generator(run, "latest", self.device)
-        scores = self.metric(G)
+        scores = self.metric(G, step)
         before = self.best
         self._record(scores, step)
         self.last_step = step
@@ -167,9 +169,12 @@ class _Judge:
 
     def _record(self, scores: dict[str, float], step: int) -> float:
         value = float(scores[self.objective])
-        if math.isfinite(value) and (self.best is None or value < self.best):
+        if math.isfinite(value) and (self.best is None or self._beats(value, self.best)):
             self.best, self.best_step = value, step
         return value
+
+    def _beats(self, value: float, best: float) -> bool:
+        return value > best if self.higher_is_better else value < best
 
     def _prune_reason(self, step: int) -> str:
         # The median MedianPruner compared with: complete trials at the same evaluation.
