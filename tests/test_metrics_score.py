@@ -91,7 +91,7 @@ def test_tune_judges_by_exactly_the_figure(run):
     cfg = dataclasses.replace(cfg, log=dataclasses.replace(cfg.log, eval_samples=N))
     G, _, _ = load_generator(run, 2)
     judge = objectives.build(objectives.OBJECTIVES.get("fid"), cfg, torch.device("cpu"))
-    assert judge(G) == {"fid": expected_fid(cfg.data, "test", N, G, N, 0)}
+    assert judge(G, 2) == {"fid": expected_fid(cfg.data, "test", N, G, N, 0)}
 
 
 def test_reproduce_measures_exactly_the_figure(run):
