@@ -8,8 +8,8 @@ import pytest
 import torch
 
 import gankit
-from conftest import realdata, tiny_config
 from gankit.errors import GankitError
+from tests.support import realdata, tiny_config
 
 
 def test_the_contract_is_all_and_every_name_resolves():

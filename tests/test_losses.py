@@ -18,15 +18,6 @@ from gankit.models import build_models
 ALL = ["minimax", "ns", "wgan", "wgan-gp", "hinge", "lsgan", "dragan"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # Tiny ops: extra threads only spin against each other (100x slower on a busy CPU).
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 class Identity1D(nn.Module):
     """A stub D whose 'images' are their own logits: x [B, 1] -> x[:, 0]."""
 
@@ -381,8 +372,8 @@ def test_dragan_checks_its_weight():
 
 @pytest.mark.parametrize("name", ["lsgan", "dragan"])
 def test_a_tiny_training_run_with_the_new_objectives(name, tmp_path):
-    from conftest import tiny_config
     from gankit import training
+    from tests.support import tiny_config
 
     cfg = tiny_config(loss={"loss": name}, model={"d_norm": "layer"}, train={"steps": 3})
     result = training.train(cfg, tmp_path / "run", progress=False)

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import tiny_config
 from gankit.errors import GankitError
 from gankit.trained import TrainedGenerator, to_pil
 from gankit.training import train
+from tests.support import tiny_config
 
 
 @pytest.fixture(scope="module")

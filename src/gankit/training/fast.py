@@ -2,7 +2,7 @@
 
 Each choice is one a measurement backs (``bench/kernels.py`` for the kernels on
 their own, ``bench/train_speed.py`` for whole training steps), and none changes
-results beyond numerical noise (``tests/test_fast.py``):
+results beyond numerical noise (``tests/training/test_fast.py``):
 
 - fused Adam (one kernel over all parameters) on CPU and CUDA; RMSprop has no
   fused kernel, so it uses the multi-tensor ``foreach`` one;

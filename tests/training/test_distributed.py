@@ -1,0 +1,158 @@
+"""Data parallelism with torchrun: 2 gloo processes on the CPU match one process."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from gankit import config as config_io
+from tests.support import tiny_config
+
+# Batch norm is per rank on the CPU (SyncBatchNorm has no CPU kernel), so the model
+# here has none; the gradient penalty, flips and labels exercise every random draw.
+SECTIONS = {
+    "model": {"g_norm": "layer", "d_norm": "spectral"},
+    "loss": {"loss": "wgan-gp"},
+    "train": {"n_critic": 2, "steps": 4},
+    "data": {"hflip": True},
+}
+
+
+def _gankit(args, nproc, cwd, timeout=240):
+    launcher = [sys.executable, "-m", "gankit"]
+    if nproc > 1:
+        launcher = [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            f"--nproc_per_node={nproc}",
+            "-m",
+            "gankit",
+        ]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "GANKIT_DIST_TIMEOUT_S": "60"}
+    return subprocess.run(
+        [*launcher, *args],
+        check=False,
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def _state(run, step):
+    return load_file(str(run / "checkpoints" / f"step_{step:07d}" / "training.safetensors"))
+
+
+def _assert_close(a, b):
+    assert a.keys() == b.keys()
+    for key in a:
+        if a[key].is_floating_point():
+            torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=1e-5, msg=key)
+        else:
+            assert torch.equal(a[key], b[key]), key
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ddp")
+    config_io.save(tiny_config(**SECTIONS), root / "cfg.yaml")
+    one = _gankit(["train", "--config", "cfg.yaml", "--out", "one", "--quiet"], 1, root)
+    assert one.returncode == 0, one.stderr
+    two = _gankit(["train", "--config", "cfg.yaml", "--out", "two", "--quiet"], 2, root)
+    assert two.returncode == 0, two.stderr
+    return root, two
+
+
+def test_two_ranks_match_one_process(runs):
+    root, two = runs
+    _assert_close(_state(root / "one", 4), _state(root / "two", 4))
+    assert two.stdout.count("finished at step 4/4") == 1  # only rank 0 reports
+    # The log shows the global batch's values (ranks average theirs).
+    one_log = (root / "one" / "metrics.jsonl").read_text().splitlines()
+    two_log = (root / "two" / "metrics.jsonl").read_text().splitlines()
+    assert len(one_log) == len(two_log) == 4
+
+
+def test_resume_with_another_number_of_ranks(runs):
+    root, _ = runs
+    cfg = tiny_config(**SECTIONS)
+    cfg.train.steps = 2
+    config_io.save(cfg, root / "half.yaml")
+    half = _gankit(["train", "--config", "half.yaml", "--out", "half", "--quiet"], 2, root)
+    assert half.returncode == 0, half.stderr
+    more = _gankit(["train", "--resume", "half", "--steps", "4", "--quiet"], 1, root)
+    assert more.returncode == 0, more.stderr
+    _assert_close(_state(root / "one", 4), _state(root / "half", 4))
+
+
+def test_a_batch_that_does_not_divide_among_ranks(runs):
+    root, _ = runs
+    bad = _gankit(
+        ["train", "--config", "cfg.yaml", "--out", "bad", "--batch-size", "15", "--quiet"], 2, root
+    )
+    assert bad.returncode != 0
+    # Said once (by rank 0); torchrun then adds its own report of the failed processes.
+    assert bad.stderr.count("gankit: error: batch size 15 does not divide among 2 processes") == 1
+
+
+EVALUATING = """
+import sys
+from tests.support import tiny_config
+from gankit import training
+
+
+class StopsAtStep4:
+    higher_is_better = False
+
+    def __call__(self, G, step):
+        scores = {"classifier_fid": 10.0 - step}
+        if step == 4:
+            raise training.StopTraining("pruned", scores)
+        return scores
+
+
+cfg = tiny_config(**SECTIONS)
+cfg.train.steps = 6
+cfg.log.eval_every, cfg.log.log_every, cfg.log.checkpoint_every = 2, 3, 0
+result = training.train(cfg, sys.argv[1], progress=False, make_evaluate=lambda c, d: StopsAtStep4())
+print(f"{result.stopped} at step {result.step}")
+"""
+
+
+def test_rank_0s_evaluation_keeps_the_ranks_together(tmp_path):
+    # Only rank 0 evaluates, off the log interval: every rank must still join the same
+    # flushes and stop at the same step.
+    script = tmp_path / "train.py"
+    script.write_text(f"SECTIONS = {SECTIONS!r}\n{EVALUATING}")
+    # The script imports tests.support: the repository root goes on its path.
+    root = str(Path(__file__).resolve().parents[2])
+    path = os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])
+    out = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+        + [str(script), str(tmp_path / "run")],
+        check=False,
+        cwd=tmp_path,
+        env={
+            **os.environ,
+            "OMP_NUM_THREADS": "1",
+            "GANKIT_DIST_TIMEOUT_S": "60",
+            "PYTHONPATH": path,
+        },
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "pruned at step 4" in out.stdout  # rank 0's reason
+    assert out.stdout.count(" at step 4\n") == 2  # both ranks stopped there
+    assert sorted(p.name for p in (tmp_path / "run" / "checkpoints").glob("step_*")) == [
+        "step_0000002",
+        "step_0000004",
+    ]
