@@ -34,11 +34,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
 from gankit.errors import GankitError
 from gankit.models.layers import check_images, check_noise, norm_layer, spectral_norm_
+from gankit.rng import Shard, rand_shard
 
 KERAS_BN_EPS = 1e-3  # BatchNormalization's default; the document never changes it
 Shape = tuple[int, ...]  # (features,) or (channels, height, width), batch left out
@@ -124,6 +126,43 @@ class Conv2DTranspose(nn.ConvTranspose2d):
             h, w = x.shape[-2] * s, x.shape[-1] * s
             y = y[..., crop : crop + h, crop : crop + w]
         return _FUSED[self.act](y)
+
+
+class Dropout(nn.Dropout):
+    """Keras' Dropout, with masks that resume and shard as gankit's other random draws.
+
+    torch's Dropout draws from the global generator, which a checkpoint does not hold
+    and from which every data-parallel rank would draw the same masks. Here call k of
+    the layer draws from a generator seeded with seed + k: the seed comes from the
+    seeded initialisation, seed and k travel with the weights (the module's extra
+    state), and each rank keeps its slice of the global batch's mask (``rand_shard``).
+    """
+
+    def __init__(self, rate: float):
+        super().__init__(rate)
+        self.seed = int(torch.randint(0, 2**62, ()))
+        self.calls = 0  # masks drawn so far; eval mode draws none
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0:
+            return x
+        generator = torch.Generator(device=x.device).manual_seed(self.seed + self.calls)
+        self.calls += 1
+        keep = rand_shard(tuple(x.shape), generator, x.device, _shard()) >= self.p
+        return x * keep / (1 - self.p)
+
+    def get_extra_state(self) -> torch.Tensor:
+        return torch.tensor([self.seed, self.calls])
+
+    def set_extra_state(self, state: torch.Tensor) -> None:
+        self.seed, self.calls = (int(v) for v in state.tolist())
+
+
+def _shard() -> Shard:
+    # The global batch is split evenly across data-parallel ranks (see gankit.rng).
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return (0, 1)
 
 
 def build_stack(specs: list[str], shape: Shape, opts: NetOptions) -> tuple[list[nn.Module], Shape]:
@@ -249,7 +288,7 @@ _ENTRIES: dict[str, Callable[..., tuple[nn.Module | None, Shape]]] = {
     "reshape": _reshape,
     "flatten": _flatten,
     "norm": _plain(_norm),
-    "dropout": _plain(lambda s, o: nn.Dropout(o.dropout)),
+    "dropout": _plain(lambda s, o: Dropout(o.dropout)),
     "relu": _plain(lambda s, o: nn.ReLU()),
     "tanh": _plain(lambda s, o: nn.Tanh()),
     "leaky_relu": _plain(lambda s, o: nn.LeakyReLU(o.slope)),
