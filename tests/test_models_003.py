@@ -499,3 +499,22 @@ def test_dropout_masks_shard_like_one_process_and_travel_with_the_weights(monkey
     monkeypatch.setattr(sequential, "_shard", lambda: (0, 1))
     assert torch.equal(resumed(x), whole(x))
     assert torch.equal(whole.eval()(x), x)
+
+
+@pytest.mark.slow
+def test_two_ranks_with_dropout_match_one_process(tmp_path):
+    from conftest import tiny_config
+    from gankit import config as config_io
+    from test_distributed import _assert_close, _gankit, _state
+
+    model = {
+        k: getattr(replace(TINY_KERAS, d_dropout=0.5, g_norm="layer", d_norm="none"), k)
+        for k in vars(TINY_KERAS)
+    }
+    model["conditioning"] = "none"
+    sections = {"model": model, "data": {"img_size": 16}, "train": {"steps": 3}}
+    config_io.save(tiny_config(**sections), tmp_path / "cfg.yaml")
+    for nproc, out in ((1, "one"), (2, "two")):
+        done = _gankit(["train", "--config", "cfg.yaml", "--out", out, "--quiet"], nproc, tmp_path)
+        assert done.returncode == 0, done.stderr
+    _assert_close(_state(tmp_path / "one", 3), _state(tmp_path / "two", 3))
