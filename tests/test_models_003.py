@@ -16,9 +16,9 @@ from torch import nn
 
 from gankit.config import ModelConfig
 from gankit.errors import GankitError
-from gankit.models import build_models, layer_tables, sequential
+from gankit.models import build_models, keras_layers, layer_tables
+from gankit.models.keras_layers import Conv2D, Conv2DTranspose, Dropout, same_padding
 from gankit.models.layer_table import pair_rows, param_totals
-from gankit.models.sequential import Conv2D, Conv2DTranspose, Dropout, same_padding
 from gankit.presets import PRESETS, get_preset
 
 Table = tuple[list[tuple[str, tuple[int, ...], int]], tuple[int, int, int]]
@@ -429,8 +429,13 @@ def test_tiny_keras_pair_trains_and_keeps_the_model_contract(norm):
         ({"d_kernel": 9}, 16, "kernel 9 does not fit the 8x8 maps"),
         ({"g_kernel": 0}, 16, "--g-kernel must be at least 1"),
         ({"bn_momentum": 1.0}, 16, "--bn-momentum must be in [0, 1)"),
-        ({}, 32, "not the 3x32x32 images"),
-        ({"d_layers": ["conv 8 s2", "flatten"]}, 16, "not one logit - end them with 'dense 1'"),
+        ({}, 32, "end in 3x16x16, not the 3x32x32 images - use --img-size 16"),
+        ({"g_layers": ["dense 8", "reshape 2"]}, 16, "end in 2x2x2, not the 3x16x16 images - end"),
+        (
+            {"d_layers": ["conv 8 s2", "flatten"]},
+            16,
+            "end in 512, not the 1 logit - end them with 'dense 1'",
+        ),
         ({"d_layers": ["dense 1"]}, 16, "needs a vector - put 'flatten' before it"),
         ({"g_layers": ["conv 3"]}, 16, "needs feature maps - put 'reshape C' before it"),
         ({"g_layers": ["dense 48", "reshape 5"]}, 16, "48 values are not 5 square maps"),
@@ -491,12 +496,12 @@ def test_dropout_masks_shard_like_one_process_and_travel_with_the_weights(monkey
         part = Dropout(0.25)
         part.load_state_dict(whole.state_dict())
         part.set_extra_state(torch.tensor([whole.seed, 0]))
-        monkeypatch.setattr(sequential, "_shard", lambda rank=rank: (rank, 2))
+        monkeypatch.setattr(keras_layers, "_shard", lambda rank=rank: (rank, 2))
         halves.append(part(x[:4]))
     assert torch.equal(torch.cat(halves), first)
     resumed = Dropout(0.25)
     resumed.load_state_dict(whole.state_dict())  # seed and calls so far
-    monkeypatch.setattr(sequential, "_shard", lambda: (0, 1))
+    monkeypatch.setattr(keras_layers, "_shard", lambda: (0, 1))
     assert torch.equal(resumed(x), whole(x))
     assert torch.equal(whole.eval()(x), x)
 

@@ -34,25 +34,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
-import torch.distributed as dist
-import torch.nn.functional as F
 from torch import nn
 
 from gankit.errors import GankitError
+from gankit.models.keras_layers import FUSED, Conv2D, Conv2DTranspose, Dense, Dropout
 from gankit.models.layers import check_images, check_noise, norm_layer, spectral_norm_
-from gankit.rng import Shard, rand_shard
 
 KERAS_BN_EPS = 1e-3  # BatchNormalization's default; the document never changes it
 Shape = tuple[int, ...]  # (features,) or (channels, height, width), batch left out
 
+
 # Activations a dense or conv layer may carry inside it (Keras' `activation=`).
-_FUSED: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
-    "": lambda x: x,
-    "relu": torch.relu,
-    "tanh": torch.tanh,
-}
-
-
 @dataclass(frozen=True)
 class NetOptions:
     """What a layer list leaves to its network.
@@ -74,95 +66,6 @@ class NetOptions:
     slope: float
     norm: str
     bn_momentum: float
-
-
-class Dense(nn.Linear):
-    """Keras' Dense: a linear layer with an optional fused activation."""
-
-    def __init__(self, n_in: int, n_out: int, act: str):
-        super().__init__(n_in, n_out)
-        self.act = act
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return _FUSED[self.act](super().forward(x))
-
-
-def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
-    """TensorFlow's 'same' padding of one side: the output is ceil(size / stride) and the
-    odd pixel goes at the end (PyTorch's symmetric padding would shift it)."""
-    out = -(-size // stride)
-    total = max((out - 1) * stride + kernel - size, 0)
-    return total // 2, total - total // 2
-
-
-class Conv2D(nn.Conv2d):
-    """Keras' Conv2D: 'valid' (no padding) or 'same' (TensorFlow's padding)."""
-
-    def __init__(self, c_in: int, c_out: int, *, kernel: int, stride: int, same: bool, act: str):
-        super().__init__(c_in, c_out, kernel, stride)
-        self.same, self.act = same, act
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.same:
-            k, s = self.kernel_size[0], self.stride[0]
-            top, bottom = same_padding(x.shape[-2], k, s)
-            left, right = same_padding(x.shape[-1], k, s)
-            x = F.pad(x, (left, right, top, bottom))
-        return _FUSED[self.act](super().forward(x))
-
-
-class Conv2DTranspose(nn.ConvTranspose2d):
-    """Keras' Conv2DTranspose: 'same' gives side * stride, cropped as TensorFlow crops
-    (the extra pixel off the bottom/right); 'valid' is PyTorch's padding 0."""
-
-    def __init__(self, c_in: int, c_out: int, *, kernel: int, stride: int, same: bool, act: str):
-        super().__init__(c_in, c_out, kernel, stride)
-        self.same, self.act = same, act
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = super().forward(x)
-        if self.same:
-            s, crop = self.stride[0], (self.kernel_size[0] - self.stride[0]) // 2
-            h, w = x.shape[-2] * s, x.shape[-1] * s
-            y = y[..., crop : crop + h, crop : crop + w]
-        return _FUSED[self.act](y)
-
-
-class Dropout(nn.Dropout):
-    """Keras' Dropout, with masks that resume and shard as gankit's other random draws.
-
-    torch's Dropout draws from the global generator, which a checkpoint does not hold
-    and from which every data-parallel rank would draw the same masks. Here call k of
-    the layer draws from a generator seeded with seed + k: the seed comes from the
-    seeded initialisation, seed and k travel with the weights (the module's extra
-    state), and each rank keeps its slice of the global batch's mask (``rand_shard``).
-    """
-
-    def __init__(self, rate: float):
-        super().__init__(rate)
-        self.seed = int(torch.randint(0, 2**62, ()))
-        self.calls = 0  # masks drawn so far; eval mode draws none
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.training or self.p == 0:
-            return x
-        generator = torch.Generator(device=x.device).manual_seed(self.seed + self.calls)
-        self.calls += 1
-        keep = rand_shard(tuple(x.shape), generator, x.device, _shard()) >= self.p
-        return x * keep / (1 - self.p)
-
-    def get_extra_state(self) -> torch.Tensor:
-        return torch.tensor([self.seed, self.calls])
-
-    def set_extra_state(self, state: torch.Tensor) -> None:
-        self.seed, self.calls = (int(v) for v in state.tolist())
-
-
-def _shard() -> Shard:
-    # The global batch is split evenly across data-parallel ranks (see gankit.rng).
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return (0, 1)
 
 
 def build_stack(specs: list[str], shape: Shape, opts: NetOptions) -> tuple[list[nn.Module], Shape]:
@@ -309,7 +212,7 @@ def _count(token: str, image: Shape, *, vector: bool, where: str) -> int:
 
 def _fused_act(tokens: list[str], where: str) -> str:
     act = tokens[0] if tokens else ""
-    _need(act in _FUSED, where, f"'{act}' is not relu or tanh - write other activations alone")
+    _need(act in FUSED, where, f"'{act}' is not relu or tanh - write other activations alone")
     return act
 
 
@@ -327,6 +230,25 @@ def keras_init_(net: nn.Module, norm: str) -> None:
 
 def _shape_text(shape: Shape) -> str:
     return "x".join(map(str, shape))
+
+
+def sequential_net(
+    layers: list[str], shape: Shape, out: Shape, options: NetOptions, fix: str
+) -> nn.Sequential:
+    """The layers as one ``nn.Sequential`` from ``shape`` to ``out``, Keras-initialised;
+    ``fix`` completes the message when they end elsewhere ("images - end them ...")."""
+    modules, end = build_stack(layers, shape, options)
+    # Lists written for one image size (the document's) say which size they make.
+    other_size = len(end) == 3 == len(out) and end[0] == out[0] and end[1] == end[2]
+    fix = f"images - use --img-size {end[1]}, or end them at {out[1]} px" if other_size else fix
+    _need(
+        end == out,
+        f"--{options.flag}",
+        f"the layers end in {_shape_text(end)}, not the {_shape_text(out)} {fix}",
+    )
+    net = nn.Sequential(*modules)
+    keras_init_(net, options.norm)
+    return net
 
 
 class KerasGenerator(nn.Module):
@@ -353,16 +275,14 @@ class KerasGenerator(nn.Module):
         super().__init__()
         self.z_dim, self.img_size, self.channels = z_dim, img_size, channels
         self.num_classes, self.conditional = num_classes, False
-        modules, shape = build_stack(layers, (z_dim,), options)
-        image = (channels, img_size, img_size)
-        _need(
-            shape == image,
-            f"--{options.flag}",
-            f"the layers end in {_shape_text(shape)}, not the {_shape_text(image)} images"
-            " - end them at the image size with 'conv image' or 'dense image', 'reshape image'",
+        self.net = sequential_net(
+            layers,
+            (z_dim,),
+            (channels, img_size, img_size),
+            options,
+            "images - end them at the image size with 'conv image' or 'dense image', "
+            "'reshape image'",
         )
-        self.net = nn.Sequential(*modules)
-        keras_init_(self.net, options.norm)
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         B = check_noise(self, z, labels)
@@ -396,14 +316,8 @@ class KerasDiscriminator(nn.Module):
         self.z_dim = z_dim  # D never sees noise: kept so G and D describe the same pair
         self.img_size, self.channels, self.num_classes = img_size, channels, num_classes
         self.conditioning, self.conditional = "none", False
-        modules, shape = build_stack(layers, (channels, img_size, img_size), options)
-        _need(
-            shape == (1,),
-            f"--{options.flag}",
-            f"the layers end in {_shape_text(shape)}, not one logit - end them with 'dense 1'",
-        )
-        self.net = nn.Sequential(*modules)
-        keras_init_(self.net, options.norm)
+        image = (channels, img_size, img_size)
+        self.net = sequential_net(layers, image, (1,), options, "logit - end them with 'dense 1'")
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         B = check_images(self, x, labels)
