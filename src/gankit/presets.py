@@ -309,18 +309,24 @@ WGAN_003_64 = replace(  # Figure 4-24: batch norm on G's first maps, 128 channel
 WGAN_GP_003_64 = replace(DCGAN_003_64, d_norm="none")  # Figure 4-27: no norm in the critic
 
 _LOG_003 = LogConfig(sample_every=200, checkpoint_every=10_000, sample_count=64)
-_MNIST_NETS_003 = (MLP_003, DCGAN_003, WGAN_003, WGAN_003)  # GAN, DCGAN, WGAN, WGAN-GP
-_NETS_003_64 = (MLP_003_64, DCGAN_003_64, WGAN_003_64, WGAN_GP_003_64)
+# (network, figure) of GAN, DCGAN, WGAN and WGAN-GP; MNIST's WGAN-GP reuses WGAN's (4.1.4).
+_MNIST_NETS_003 = ((MLP_003, "4-1"), (DCGAN_003, "4-4"), (WGAN_003, "4-7"), (WGAN_003, "4-7"))
+_NETS_003_64 = (
+    (MLP_003_64, "4-18"),
+    (DCGAN_003_64, "4-21"),
+    (WGAN_003_64, "4-24"),
+    (WGAN_GP_003_64, "4-27"),
+)
 for _data, _prefix, _batch, _steps, _nets in (
     (MNIST, "mnist", 128, 30_000, _MNIST_NETS_003),
     (SHAPES, "shapes", 64, 30_000, _NETS_003_64),
     (FOLDER_64, "flowers", 64, 40_000, _NETS_003_64),
 ):
-    _note = {
-        "flowers": "Oxford-102 flowers",
-        "shapes": "built-in shapes, the offline stand-in for NLVR (--dataset nlvr:PATH for its boxes)",
+    _data_note = {
+        "flowers": "; Oxford-102 flowers",
+        "shapes": "; built-in shapes, the offline stand-in for NLVR (--dataset nlvr:PATH for its boxes)",
     }.get(_prefix, "")
-    for _suffix, _model, _loss, _train in zip(
+    for _suffix, (_model, _figure), _loss, _train in zip(
         ("gan", "dcgan", "wgan", "wgan-gp"),
         _nets,
         (NS, NS, WGAN, WGAN_GP),
@@ -330,7 +336,7 @@ for _data, _prefix, _batch, _steps, _nets in (
         _add(
             f"{_prefix}-{_suffix}",
             "003",
-            _note,
+            f"the networks of Figure {_figure}{_data_note}",
             data=_data,
             model=_model,
             loss=_loss,

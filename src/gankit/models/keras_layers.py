@@ -92,6 +92,8 @@ class Dropout(nn.Dropout):
         self.seed = int(torch.randint(0, 2**62, ()))
         self.calls = 0  # masks drawn so far; eval mode draws none
 
+    # Eager: a compiled graph would specialise on the call count and recompile each step.
+    @torch.compiler.disable
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.p == 0:
             return x
