@@ -24,7 +24,7 @@ _KERAS_TYPES: tuple[tuple[type | tuple[type, ...], str], ...] = (
     (nn.Linear, "Dense"),
     (nn.ConvTranspose2d, "Conv2DTranspose"),
     (nn.Conv2d, "Conv2D"),
-    (nn.modules.batchnorm._BatchNorm, "BatchNormalization"),
+    ((nn.BatchNorm1d, nn.BatchNorm2d), "BatchNormalization"),
     ((nn.LayerNorm, nn.GroupNorm), "LayerNormalization"),
     (nn.LeakyReLU, "LeakyReLU"),
     ((nn.ReLU, nn.Tanh, nn.Sigmoid), "Activation"),

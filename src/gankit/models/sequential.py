@@ -44,7 +44,6 @@ KERAS_BN_EPS = 1e-3  # BatchNormalization's default; the document never changes 
 Shape = tuple[int, ...]  # (features,) or (channels, height, width), batch left out
 
 
-# Activations a dense or conv layer may carry inside it (Keras' `activation=`).
 @dataclass(frozen=True)
 class NetOptions:
     """What a layer list leaves to its network.
@@ -100,10 +99,11 @@ def _conv(args: list[str], shape: Shape, opts: NetOptions, where: str, transpose
     c_out = _count(args[0], opts.image, vector=False, where=where)
     kernel, stride, same, act = opts.kernel, 1, True, ""
     for token in args[1:]:
-        if token[:1] in ("k", "s") and token[1:].isdigit() and int(token[1:]) >= 1:
-            kernel, stride = (
-                (int(token[1:]), stride) if token[0] == "k" else (kernel, int(token[1:]))
-            )
+        number = token[1:]
+        if token[0] == "k" and number.isdigit() and int(number) >= 1:
+            kernel = int(number)
+        elif token[0] == "s" and number.isdigit() and int(number) >= 1:
+            stride = int(number)
         elif token in ("same", "valid"):
             same = token == "same"
         else:
