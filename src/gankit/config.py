@@ -93,7 +93,8 @@ class DataConfig:
 class ModelConfig:
     arch: str = knob(
         "dcgan",
-        "mlp | dcgan | infogan (Lucic et al.'s 28 px nets) | resnet (SNGAN/BigGAN residual nets)",
+        "mlp | dcgan | infogan (Lucic et al.'s 28 px nets) | resnet (SNGAN/BigGAN residual nets)"
+        " | keras (layer lists written as Keras summaries, --g-layers/--d-layers)",
     )
     z_dim: int = knob(100, "noise dimensions")
     conditioning: str = knob(
@@ -117,6 +118,29 @@ class ModelConfig:
     d_norm: str = knob("batch", "batch | layer | none | spectral")
     g_act: str = knob("relu", "relu | leaky_relu")
     d_act: str = knob("leaky_relu", "relu | leaky_relu")
+    # The keras family: each network is a list of layers, one per row of Keras' summary.
+    g_layers: list[str] = knob(  # noqa: RUF009
+        [],
+        "keras: G's layers in order, e.g. 'dense 6272 relu', 'reshape 128', 'upsample', "
+        "'conv 64 k3 s2 valid', 'conv_t 64 s2', 'norm', 'leaky_relu', 'dropout', 'conv image', "
+        "'tanh' (see gankit.models.sequential)",
+    )
+    d_layers: list[str] = knob(  # noqa: RUF009
+        [],
+        "keras: D's layers in order, ending in 'dense 1' (logits, no sigmoid); "
+        "same words as --g-layers plus 'flatten', 'zero_pad'",
+    )
+    g_kernel: int = knob(5, "keras: kernel side of a G conv that names none", unit="pixels")
+    d_kernel: int = knob(5, "keras: kernel side of a D conv that names none", unit="pixels")
+    g_dropout: float = knob(0.0, "keras: rate of each 'dropout' layer in G, in [0, 1)")
+    d_dropout: float = knob(0.25, "keras: rate of each 'dropout' layer in D, in [0, 1)")
+    g_slope: float = knob(0.3, "keras: negative slope of G's 'leaky_relu' (0.3 = Keras' default)")
+    d_slope: float = knob(0.3, "keras: negative slope of D's 'leaky_relu' (0.3 = Keras' default)")
+    bn_momentum: float = knob(
+        0.99,
+        "keras: batch norm's Keras momentum, the weight of the old running statistics "
+        "(0.99 = Keras' default; PyTorch's momentum is 1 minus this)",
+    )
 
 
 @dataclass

@@ -60,7 +60,7 @@ def describe(cfg: Config) -> str:
     return "; ".join(parts)
 
 
-_ARCH = {"mlp": "MLP", "dcgan": "DCGAN", "infogan": "InfoGAN-style nets"}
+_ARCH = {"mlp": "MLP", "dcgan": "DCGAN", "infogan": "InfoGAN-style nets", "keras": "Keras nets"}
 _CONDITIONING = {"concat": "label embedding", "projection": "projection D"}
 _DEFAULTS = ModelConfig()
 
@@ -70,6 +70,8 @@ def _network(cfg: Config) -> str:
     words = [_ARCH.get(m.arch, m.arch)]
     if m.arch == "mlp":
         words.append("-".join(map(str, m.g_hidden)) + " / " + "-".join(map(str, m.d_hidden)))
+    elif m.arch == "keras":
+        words.append(f"{len(m.g_layers)}/{len(m.d_layers)} layers")
     elif (m.g_width, m.d_width) != (_DEFAULTS.g_width, _DEFAULTS.d_width):
         words.append(f"widths {m.g_width}/{m.d_width}")
     if m.conditioning != "none":
@@ -79,7 +81,7 @@ def _network(cfg: Config) -> str:
         if norm != _DEFAULTS.g_norm:
             words.append(f"no norm in {net}" if norm == "none" else f"{norm} norm in {net}")
     for net, act, usual in (("G", m.g_act, _DEFAULTS.g_act), ("D", m.d_act, _DEFAULTS.d_act)):
-        if act != usual:
+        if act != usual and m.arch != "keras":  # keras nets name their activations per layer
             words.append(f"{act} in {net}")
     if data.img_size:
         words.append(f"{data.img_size} px")
@@ -125,16 +127,7 @@ MNIST = DataConfig(dataset="mnist")
 SHAPES = DataConfig(dataset="shapes", img_size=64)
 FOLDER_64 = DataConfig(dataset="", img_size=64, channels=3, use_labels=False)
 
-MLP_003 = ModelConfig(
-    arch="mlp",
-    g_hidden=[256, 512, 1024],
-    d_hidden=[512, 256],
-    g_norm="batch",
-    d_norm="none",
-    g_act="leaky_relu",
-)
 DCGAN = ModelConfig(arch="dcgan", g_width=64, d_width=64)
-DCGAN_003_64 = ModelConfig(arch="dcgan", g_width=128, d_width=64)  # 4x4x1024 -> 64x64x3
 
 NS = LossConfig(loss="ns")
 WGAN = LossConfig(loss="wgan", clip_value=0.01)
@@ -248,57 +241,108 @@ _add(
     log=LogConfig(sample_every=200),
 )
 
+
 # 003: four models on three datasets, by iterations ---------------------------
+# Its networks are Keras models, written as the layer lists of its Figures 4-1 to
+# 4-27 (see gankit.models.sequential). Keras' defaults hold where the document says
+# nothing: glorot-uniform init, biases on, batch norm eps 1e-3 and momentum 0.99,
+# LeakyReLU slope 0.3. Its listings set slope 0.2 (MLPs, DCGAN D) and momentum 0.8
+# (DCGANs); dropout 0.25 is the listings' rate, which the figures cannot show.
+def _up(channels: int) -> list[str]:
+    return ["upsample", f"conv {channels}", "norm", "relu"]  # UpSampling2D + Conv2D stage
+
+
+def _down(channels: int, norm: bool = True) -> list[str]:
+    return [f"conv {channels} s2", *(["norm"] if norm else []), "leaky_relu", "dropout"]
+
+
+MLP_003 = ModelConfig(  # Figure 4-1: batch norm after each LeakyReLU of G
+    arch="keras",
+    g_layers=["dense 256", "leaky_relu", "norm", "dense 512", "leaky_relu", "norm"]
+    + ["dense 1024", "leaky_relu", "norm", "dense image tanh", "reshape image"],
+    d_layers=["flatten", "dense 512", "leaky_relu", "dense 256", "leaky_relu", "dense 1"],
+    g_norm="batch",
+    d_norm="none",
+    g_slope=0.2,
+    d_slope=0.2,
+)
+_WIDE_512 = ["dense 512", "leaky_relu"] * 4
+MLP_003_64 = replace(  # Figure 4-18: "4-layer MLP", 512 units each, no batch norm
+    MLP_003,
+    g_layers=[*_WIDE_512, "dense image tanh", "reshape image"],
+    d_layers=["flatten", *_WIDE_512, "dense 1"],
+    g_norm="none",
+)
+DCGAN_003 = ModelConfig(  # Figure 4-4: Keras-GAN's MNIST DCGAN, kernel 3
+    arch="keras",
+    g_layers=["dense 6272 relu", "reshape 128", *_up(128), *_up(64), "conv image", "tanh"],
+    d_layers=["conv 32 s2", "leaky_relu", "dropout", "conv 64 s2", "zero_pad", "norm"]
+    + ["leaky_relu", "dropout", *_down(128), "conv 256", "norm", "leaky_relu", "dropout"]
+    + ["flatten", "dense 1"],
+    g_kernel=3,
+    d_kernel=3,
+    d_slope=0.2,
+    bn_momentum=0.8,
+)
+WGAN_003 = ModelConfig(  # Figure 4-7, also WGAN-GP's: a critic without norm, dense head
+    arch="keras",
+    g_layers=["dense 1024", "leaky_relu", "dense 6272", "norm", "leaky_relu", "reshape 128"]
+    + ["conv_t 128 s2", "norm", "leaky_relu", "conv 64", "norm", "leaky_relu"]
+    + ["conv_t 64 s2", "norm", "leaky_relu", "conv image tanh"],
+    d_layers=["conv 64", "leaky_relu", "dropout", "conv 128 s2 valid", "leaky_relu", "dropout"]
+    + ["conv 128 s2", "leaky_relu", "dropout", "flatten", "dense 1024", "leaky_relu", "dense 1"],
+    d_norm="none",
+)
+_G_64 = ["dense 16384 relu", "reshape 1024", *_up(512), *_up(256), *_up(128), *_up(64)]
+DCGAN_003_64 = replace(  # Figure 4-21: kernel 5, a 64-channel stage at 64x64
+    DCGAN_003,
+    g_layers=[*_G_64, "conv image", "tanh"],
+    d_layers=[*_down(64, norm=False), *_down(128), *_down(256), *_down(512), "flatten", "dense 1"],
+    g_kernel=5,
+    d_kernel=5,
+)
+WGAN_003_64 = replace(  # Figure 4-24: batch norm on G's first maps, 128 channels at 64x64
+    DCGAN_003_64,
+    g_layers=["dense 16384", "reshape 1024", "norm", "relu", *_up(512), *_up(256), *_up(128)]
+    + ["upsample", "conv image", "tanh"],
+)
+WGAN_GP_003_64 = replace(DCGAN_003_64, d_norm="none")  # Figure 4-27: no norm in the critic
+
 _LOG_003 = LogConfig(sample_every=200, checkpoint_every=10_000, sample_count=64)
-for _data, _prefix, _batch, _steps, _dcgan in (
-    (MNIST, "mnist", 128, 30_000, DCGAN),
-    (SHAPES, "shapes", 64, 30_000, DCGAN_003_64),
-    (FOLDER_64, "flowers", 64, 40_000, DCGAN_003_64),
+# (network, figure) of GAN, DCGAN, WGAN and WGAN-GP; MNIST's WGAN-GP reuses WGAN's (4.1.4).
+_MNIST_NETS_003 = ((MLP_003, "4-1"), (DCGAN_003, "4-4"), (WGAN_003, "4-7"), (WGAN_003, "4-7"))
+_NETS_003_64 = (
+    (MLP_003_64, "4-18"),
+    (DCGAN_003_64, "4-21"),
+    (WGAN_003_64, "4-24"),
+    (WGAN_GP_003_64, "4-27"),
+)
+for _data, _prefix, _batch, _steps, _nets in (
+    (MNIST, "mnist", 128, 30_000, _MNIST_NETS_003),
+    (SHAPES, "shapes", 64, 30_000, _NETS_003_64),
+    (FOLDER_64, "flowers", 64, 40_000, _NETS_003_64),
 ):
-    _note = {
-        "flowers": "Oxford-102 flowers",
-        "shapes": "built-in shapes, the offline stand-in for NLVR (--dataset nlvr:PATH for its boxes)",
+    _data_note = {
+        "flowers": "; Oxford-102 flowers",
+        "shapes": "; built-in shapes, the offline stand-in for NLVR (--dataset nlvr:PATH for its boxes)",
     }.get(_prefix, "")
-    _add(
-        f"{_prefix}-gan",
-        "003",
-        _note,
-        data=_data,
-        model=MLP_003,
-        loss=NS,
-        train=replace(ADAM_DCGAN, batch_size=_batch, steps=_steps),
-        log=_LOG_003,
-    )
-    _add(
-        f"{_prefix}-dcgan",
-        "003",
-        _note,
-        data=_data,
-        model=_dcgan,
-        loss=NS,
-        train=replace(ADAM_DCGAN, batch_size=_batch, steps=_steps),
-        log=_LOG_003,
-    )
-    _add(
-        f"{_prefix}-wgan",
-        "003",
-        _note,
-        data=_data,
-        model=_dcgan,
-        loss=WGAN,
-        train=replace(RMSPROP_WGAN, batch_size=_batch, steps=_steps),
-        log=_LOG_003,
-    )
-    _add(
-        f"{_prefix}-wgan-gp",
-        "003",
-        _note,
-        data=_data,
-        model=replace(_dcgan, d_norm="layer"),
-        loss=WGAN_GP,
-        train=replace(ADAM_WGAN_GP, batch_size=_batch, steps=_steps),
-        log=_LOG_003,
-    )
+    for _suffix, (_model, _figure), _loss, _train in zip(
+        ("gan", "dcgan", "wgan", "wgan-gp"),
+        _nets,
+        (NS, NS, WGAN, WGAN_GP),
+        (ADAM_DCGAN, ADAM_DCGAN, RMSPROP_WGAN, ADAM_WGAN_GP),
+        strict=True,
+    ):
+        _add(
+            f"{_prefix}-{_suffix}",
+            "003",
+            f"the networks of Figure {_figure}{_data_note}",
+            data=_data,
+            model=_model,
+            loss=_loss,
+            train=replace(_train, batch_size=_batch, steps=_steps),
+            log=_LOG_003,
+        )
 
 # 004: MLP GAN on flowers -------------------------------------------------------
 _add(

@@ -142,7 +142,11 @@ def test_resume_with_more_steps(trained, capsys):
             [
                 "train",
                 "--preset",
-                "shapes-dcgan",
+                "fashion-dcgan",
+                "--dataset",
+                "shapes",
+                "--batch-size",
+                "16",
                 "--shapes-count",
                 "96",
                 "--img-size",
@@ -180,7 +184,7 @@ def test_bad_generate_requests(trained, capsys):
 
 def test_label_for_an_unconditional_run(tmp_path, capsys):
     out = tmp_path / "u"
-    argv = ["train", "--preset", "shapes-dcgan", "--out", str(out), *TINY]
+    argv = ["train", "--preset", "fashion-dcgan", "--out", str(out), *TINY]
     assert main(argv) == 0
     assert "unconditional" in _error(capsys, ["generate", str(out), "--label", "circle"])
 

@@ -216,7 +216,7 @@ def test_missing_labels_is_a_programmer_error():
 
 
 def test_registry_lists_families():
-    assert MODELS.names() == ["dcgan", "infogan", "mlp", "resnet"]
+    assert MODELS.names() == ["dcgan", "infogan", "keras", "mlp", "resnet"]
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,9 @@ integers for the model classes. The contract every family keeps:
 Families: ``mlp`` (Goodfellow et al. 2014), ``dcgan`` (Radford et al. 2015),
 ``infogan`` (the 28 px networks of Lucic et al. 2018) and ``resnet`` (SNGAN, Miyato
 et al. 2018); conditioning ``concat`` (Mirza & Osindero 2014) or ``projection``
-(Miyato & Koyama 2018). ``describe`` gives any pair's parameters and FLOPs.
+(Miyato & Koyama 2018); ``keras`` (layer lists as Keras prints them, the networks of
+seed 003). ``describe`` gives any pair's parameters and FLOPs, ``layer_tables`` its
+layers in the form of Keras' ``model.summary()``.
 """
 
 from __future__ import annotations
@@ -27,16 +29,18 @@ from gankit.config import ModelConfig
 from gankit.errors import GankitError
 from gankit.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from gankit.models.infogan import InfoGANDiscriminator, InfoGANGenerator
+from gankit.models.layer_table import layer_tables
 from gankit.models.layers import ACTIVATIONS, CONDITIONINGS, NORMS
 from gankit.models.mlp import MLPDiscriminator, MLPGenerator
 from gankit.models.resnet import ResNetDiscriminator, ResNetGenerator, check_norms
+from gankit.models.sequential import KerasDiscriminator, KerasGenerator, NetOptions
 from gankit.models.summary import describe
 from gankit.registry import Registry, unknown_name_message
 
 Builder = Callable[..., tuple[nn.Module, nn.Module]]
 MODELS: Registry[Builder] = Registry("model")
 
-__all__ = ["MODELS", "build_models", "describe"]
+__all__ = ["MODELS", "build_models", "describe", "layer_tables"]
 
 
 @MODELS.register("mlp")
@@ -146,6 +150,45 @@ def build_resnet(
         **shared,
     )
     return G, D
+
+
+@MODELS.register("keras")
+def build_keras(
+    cfg: ModelConfig, *, img_size: int, channels: int, num_classes: int
+) -> tuple[nn.Module, nn.Module]:
+    """G and D from the layer lists ``g_layers``/``d_layers`` (see ``gankit.models.sequential``);
+    ``g_width``/``d_width``/``max_width``/``*_hidden``/``*_act`` unused."""
+    if cfg.conditioning != "none":
+        raise GankitError("--arch keras takes no labels - use --conditioning none")
+    for option in ("g_layers", "d_layers"):
+        if not getattr(cfg, option):
+            raise GankitError(
+                f"--arch keras needs --{_flag(option)} - start from a preset such as mnist-dcgan"
+            )
+    for option in ("g_dropout", "d_dropout"):
+        rate = getattr(cfg, option)
+        if not 0 <= rate < 1:
+            raise GankitError(f"--{_flag(option)} must be in [0, 1) - got {rate}")
+    if not 0 <= cfg.bn_momentum < 1:
+        raise GankitError(f"--bn-momentum must be in [0, 1) - got {cfg.bn_momentum}")
+    for option in ("g_kernel", "d_kernel"):
+        if getattr(cfg, option) < 1:
+            raise GankitError(f"--{_flag(option)} must be at least 1 - got {getattr(cfg, option)}")
+    shared = {"img_size": img_size, "channels": channels, "num_classes": num_classes}
+    nets = []
+    for net, cls in (("g", KerasGenerator), ("d", KerasDiscriminator)):
+        options = NetOptions(
+            flag=f"{net}-layers",
+            image=(channels, img_size, img_size),
+            kernel=getattr(cfg, f"{net}_kernel"),
+            dropout=getattr(cfg, f"{net}_dropout"),
+            slope=getattr(cfg, f"{net}_slope"),
+            norm=getattr(cfg, f"{net}_norm"),
+            bn_momentum=cfg.bn_momentum,
+        )
+        layers = list(getattr(cfg, f"{net}_layers"))
+        nets.append(cls(z_dim=cfg.z_dim, layers=layers, options=options, **shared))
+    return nets[0], nets[1]
 
 
 def build_models(
