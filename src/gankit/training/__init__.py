@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 
+from gankit.checkpoint import prune_training_states
 from gankit.config import Config
 from gankit.run import Run, create_run, save_config, tidy
 from gankit.training import distributed
@@ -107,8 +108,11 @@ def resume(
         cfg, data = prepare(cfg)
         device = distributed.device_for(d, pick_device(cfg.train.device))
         state = build_state(cfg, data, device, d)
+        # Before anyone reads the run: clean what a crash mid-write left behind, and
+        # finish a pruning that a crash right after the last checkpoint cut short.
         if d.main:
-            tidy(run)  # what a crash mid-write left behind, before anyone reads the run
+            tidy(run)
+            prune_training_states(run, cfg.log.keep_training_states)
         distributed.barrier(d)
         if run.checkpoint_steps():
             restore(state, run.resolve_checkpoint("latest"))
