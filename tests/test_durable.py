@@ -8,29 +8,19 @@ from pathlib import Path
 import pytest
 import torch
 
-from gankit import checkpoint, durable, faults
+import test_faults
+from gankit import checkpoint, durable
 from gankit import config as config_io
 from gankit.config import Config
 from gankit.errors import GankitError
 from gankit.run import create_run, save_config, tidy
 
+fault = test_faults.fault  # the fixture that plans a GANKIT_FAULT for one test
+
 
 @pytest.fixture
 def run(tmp_path):
     return create_run(tmp_path / "run", Config())
-
-
-@pytest.fixture
-def fault(monkeypatch):
-    """Plans one GANKIT_FAULT for the test, and forgets it afterwards."""
-
-    def plan(text: str) -> None:
-        monkeypatch.setenv(faults.ENV, text)
-        faults.reset()
-
-    yield plan
-    monkeypatch.delenv(faults.ENV, raising=False)
-    faults.reset()
 
 
 @pytest.fixture

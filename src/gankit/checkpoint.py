@@ -58,6 +58,7 @@ def write_checkpoint(
         (tmp / STATE_FILE).write_text(json.dumps(payload, indent=1))
         durable.sync_file(tmp / STATE_FILE)
         faults.point("checkpoint.state")
+        durable.sync_folder(tmp)
         faults.point("checkpoint.before-rename")
         durable.replace_folder(tmp, final, fault="checkpoint.aside")
         faults.point("checkpoint.after-rename")

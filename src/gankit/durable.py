@@ -94,7 +94,7 @@ def sync_folder(path: str | Path) -> None:
 def replace_folder(tmp: Path, final: Path, *, fault: str | None = None) -> Path:
     """Moves the complete folder ``tmp`` to ``final``, replacing any previous version.
 
-    The caller has written and synced every file in ``tmp``.
+    The caller has written and synced every file in ``tmp``, and ``tmp`` itself.
 
     Args:
         fault: the fault point reached while the previous version is aside and the new
@@ -103,7 +103,6 @@ def replace_folder(tmp: Path, final: Path, *, fault: str | None = None) -> Path:
     Raises:
         OSError: the move failed; ``final`` is back to its previous version.
     """
-    sync_folder(tmp)
     old = aside_path(final)
     had_old = final.exists()
     if had_old:

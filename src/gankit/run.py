@@ -183,6 +183,7 @@ def create_run(path: str | Path, cfg: Config) -> Run:
         tmp.samples_dir.mkdir(parents=True)
         tmp.checkpoints_dir.mkdir()
         config_io.save(cfg, tmp.config_path)
+        durable.sync_folder(tmp.path)
         # rename(2) also replaces an empty folder the user made for the run
         durable.replace_folder(tmp.path, path)
     except OSError as e:
