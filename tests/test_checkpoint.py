@@ -57,7 +57,11 @@ def test_full_disk_leaves_the_previous_checkpoint_intact(run, monkeypatch):
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(checkpoint, "save_file", no_space)
-    with pytest.raises(GankitError, match="disk is full.*step 1\\) is intact"):
+    with pytest.raises(
+        GankitError,
+        match="no space left on device; the last checkpoint \\(step 1\\) is intact - free space "
+        "and resume with gankit train --resume",
+    ):
         _write(run, 2)
     assert run.checkpoint_steps() == [1]
     assert [p.name for p in run.checkpoints_dir.iterdir()] == ["step_0000001"]

@@ -13,6 +13,8 @@ LAYERS = {
     "presets": 0,
     "options": 0,
     "rng": 0,
+    "faults": 0,
+    "durable": 0,
     "data": 1,
     "models": 1,
     "losses": 1,

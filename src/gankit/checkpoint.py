@@ -1,17 +1,15 @@
 """Checkpoints as self-describing data, written atomically.
 
 A checkpoint is a folder: tensors in safetensors files, everything else in
-``state.json`` with a format version. It is written under a temporary name and
-renamed into place, so a checkpoint folder either is complete or does not
-exist; a crash or a full disk mid-write never damages the previous one. This
-module never decides *when* to save.
+``state.json`` with a format version. It is written under a temporary name, synced
+and renamed into place (``gankit.durable``), so a checkpoint folder either is
+complete or does not exist; a crash or a full disk mid-write never damages the
+previous one. This module never decides *when* to save.
 """
 
 from __future__ import annotations
 
-import errno
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +17,9 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from gankit import durable, faults
 from gankit.errors import GankitError
-from gankit.run import BEST_FILE, Run, step_name
+from gankit.run import Run
 
 FORMAT = "gankit-checkpoint"
 VERSION = 1
@@ -37,30 +36,50 @@ def write_checkpoint(
     training: dict[str, torch.Tensor] | None,
     state: dict[str, Any],
 ) -> Path:
-    """Writes checkpoint ``step`` of ``run`` atomically and returns its folder."""
+    """Writes checkpoint ``step`` of ``run`` atomically and durably; returns its folder.
+
+    Re-saving a step replaces the old folder without a moment where neither exists.
+
+    Raises:
+        GankitError: the disk is full or failing; the previous checkpoints are intact.
+    """
     final = run.checkpoint_dir(step)
-    tmp = run.checkpoints_dir / f".tmp-{step_name(step)}"
-    shutil.rmtree(tmp, ignore_errors=True)
+    tmp = durable.temp_path(final)
     try:
+        durable.tidy(run.checkpoints_dir)  # what a crash mid-write left behind
         tmp.mkdir(parents=True)
-        save_file(_cpu(generator), str(tmp / GENERATOR_FILE), metadata={"format": FORMAT})
+        # Each file is synced before the rename, so the rename never publishes a hole.
+        _save_tensors(generator, tmp / GENERATOR_FILE)
+        faults.point("checkpoint.generator")
         if training is not None:
-            save_file(_cpu(training), str(tmp / TRAINING_FILE), metadata={"format": FORMAT})
+            _save_tensors(training, tmp / TRAINING_FILE)
+            faults.point("checkpoint.training")
         payload = {"format": FORMAT, "version": VERSION, "step": step, **state}
         (tmp / STATE_FILE).write_text(json.dumps(payload, indent=1))
-        if final.exists():  # re-saving the same step (e.g. after a resume): replace it
-            shutil.rmtree(final)
-        tmp.rename(final)
+        durable.sync_file(tmp / STATE_FILE)
+        faults.point("checkpoint.state")
+        durable.sync_folder(tmp)
+        faults.point("checkpoint.before-rename")
+        durable.replace_folder(tmp, final, fault="checkpoint.aside")
+        faults.point("checkpoint.after-rename")
     except OSError as e:
-        shutil.rmtree(tmp, ignore_errors=True)
-        what = "the disk is full" if e.errno == errno.ENOSPC else (e.strerror or str(e))
-        last = run.checkpoint_steps()
-        kept = f"; the last checkpoint (step {last[-1]}) is intact" if last else ""
-        raise GankitError(
-            f"could not save the checkpoint at step {step}: {what}{kept} - free space and "
-            f"continue with gankit train --resume {run.path}"
-        ) from None
+        durable.remove(tmp)
+        raise _disk_error(run, f"could not save the checkpoint at step {step}", e) from None
     return final
+
+
+def _save_tensors(tensors: dict[str, torch.Tensor], path: Path) -> None:
+    save_file(_cpu(tensors), str(path), metadata={"format": FORMAT})
+    durable.sync_file(path)
+
+
+def _disk_error(run: Run, what: str, e: OSError) -> GankitError:
+    """One line for a failed write: why, what is still safe, and how to go on."""
+    last = run.checkpoint_steps()
+    kept = f"the last checkpoint (step {last[-1]}) is intact" if last else "no checkpoint yet"
+    return GankitError(
+        f"{what}: {durable.describe(e)}; {kept} - free space and resume with gankit train --resume {run.path}"
+    )
 
 
 def _cpu(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -137,8 +156,12 @@ def drop_training_states(run: Run) -> None:
 
 
 def _drop_training_files(run: Run, steps: list[int]) -> None:
-    for step in steps:
-        (run.checkpoint_dir(step) / TRAINING_FILE).unlink(missing_ok=True)
+    try:
+        for step in steps:
+            faults.point("checkpoint.prune")
+            (run.checkpoint_dir(step) / TRAINING_FILE).unlink(missing_ok=True)
+    except OSError as e:
+        raise _disk_error(run, "could not prune old training states", e) from None
 
 
 def flatten_optimizer(state: dict[str, Any], prefix: str) -> tuple[dict[str, torch.Tensor], dict]:
@@ -170,10 +193,11 @@ def unflatten_optimizer(
 
 def mark_best(run: Run, step: int, scores: dict[str, float]) -> None:
     """Records checkpoint ``step`` as the run's ``best`` (``checkpoints/best.json``)."""
-    path = run.best_path
-    tmp = path.with_name(f".{BEST_FILE}.tmp")
-    tmp.write_text(json.dumps({"step": step, **scores}, indent=1))
-    tmp.replace(path)
+    record = json.dumps({"step": step, **scores}, indent=1)
+    try:
+        durable.write_file(run.best_path, record, fault="checkpoint.best")
+    except OSError as e:
+        raise _disk_error(run, f"could not mark step {step} as the best", e) from None
 
 
 def best_score(run: Run) -> float | None:

@@ -21,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from gankit import durable
 from gankit.errors import GankitError
 
 # How a command line may spell a field where its name alone cannot say (see ``knob``).
@@ -255,9 +256,8 @@ def dump_yaml(cfg: Config) -> str:
 
 
 def save(cfg: Config, path: Path) -> None:
-    tmp = Path(path).with_suffix(".yaml.tmp")
-    tmp.write_text(dump_yaml(cfg))
-    tmp.replace(path)
+    """Writes ``cfg`` to ``path`` atomically and durably (raises OSError if it cannot)."""
+    durable.write_file(path, dump_yaml(cfg), fault="config.save")
 
 
 def read_yaml(path: Path, what: str = "config file") -> Any:

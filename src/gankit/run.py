@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gankit import config as config_io
+from gankit import durable
 from gankit.config import Config
 from gankit.errors import GankitError
 
@@ -80,7 +81,11 @@ class Run:
         return config_io.load(self.config_path)
 
     def checkpoint_steps(self) -> list[int]:
-        """Steps of the complete checkpoints (a checkpoint folder appears only once complete)."""
+        """Steps of the complete checkpoints (a checkpoint folder appears only once complete).
+
+        Leftovers of an interrupted write (hidden ``.step_XXXXXXX.tmp`` / ``.old``) are not
+        checkpoints; ``tidy`` cleans them.
+        """
         if not self.checkpoints_dir.is_dir():
             return []
         steps = []
@@ -134,7 +139,8 @@ class Run:
         steps = self.checkpoint_steps()
         if not steps:
             raise GankitError(
-                f"run {self.path} has no checkpoints yet - train it first (gankit train)"
+                f"run {self.path} has no checkpoints yet - train it first "
+                f"(gankit train --resume {self.path} starts it from its config)"
             )
         if str(which) == "latest":
             return steps[-1]
@@ -157,20 +163,56 @@ class Run:
 
 
 def create_run(path: str | Path, cfg: Config) -> Run:
-    """Makes a new run folder and writes its config before anything else happens."""
+    """Makes a new run folder and writes its config before anything else happens.
+
+    The folder is put together under a temporary name and renamed into place, so a
+    crash never leaves a folder that is neither a run nor empty.
+    """
     path = Path(path)
     if path.exists() and any(path.iterdir()):
-        raise GankitError(
-            f"{path} already exists and is not empty - pick another --out, or --resume it"
-        )
+        if is_run(path):
+            raise GankitError(
+                f"{path} is already a run - continue it with gankit train --resume {path}, "
+                "or pick another --out"
+            )
+        raise GankitError(f"{path} already exists and is not empty - pick another --out")
     run = Run(path)
+    tmp = Run(durable.temp_path(path))
     try:
-        run.samples_dir.mkdir(parents=True, exist_ok=True)
-        run.checkpoints_dir.mkdir(exist_ok=True)
+        durable.remove(tmp.path)  # left by a crash while creating this same run
+        tmp.samples_dir.mkdir(parents=True)
+        tmp.checkpoints_dir.mkdir()
+        config_io.save(cfg, tmp.config_path)
+        durable.sync_folder(tmp.path)
+        # rename(2) also replaces an empty folder the user made for the run
+        durable.replace_folder(tmp.path, path)
+    except OSError as e:
+        durable.remove(tmp.path)
+        raise GankitError(
+            f"cannot create run folder {path}: {durable.describe(e)} - check the path and free space"
+        ) from None
+    return run
+
+
+def save_config(run: Run, cfg: Config) -> None:
+    """Replaces the run's ``config.yaml`` (e.g. a resume's new schedule), atomically.
+
+    Raises:
+        GankitError: the disk is full or failing; the previous config is intact.
+    """
+    try:
         config_io.save(cfg, run.config_path)
     except OSError as e:
-        raise GankitError(f"cannot create run folder {path}: {e.strerror or e}") from None
-    return run
+        raise GankitError(
+            f"could not save {run.config_path}: {durable.describe(e)} - free space and resume with "
+            f"gankit train --resume {run.path}"
+        ) from None
+
+
+def tidy(run: Run) -> None:
+    """Cleans what an interrupted write left in the run folder (see ``gankit.durable``)."""
+    for folder in (run.path, run.samples_dir, run.checkpoints_dir):
+        durable.tidy(folder)
 
 
 def open_run(path: str | Path) -> Run:

@@ -61,7 +61,10 @@ def _resume(args, overrides, api, training) -> int:
     if args.dry_run:
         print(config_io.dump_yaml(cfg), end="")
         return 0
-    say(f"resuming {run_.path}")
+    if run_.checkpoint_steps():
+        say(f"resuming {run_.path}")
+    else:  # stopped before its first checkpoint: nothing to restore, the config is all
+        say(f"resuming {run_.path} from step 0 (it has no checkpoint yet)")
     try:
         result = api.resume(run_.path, progress=not args.quiet, **overrides)
     except training.Interrupted as e:

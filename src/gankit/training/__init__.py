@@ -15,9 +15,9 @@ from pathlib import Path
 
 import torch
 
-from gankit import config as config_io
+from gankit.checkpoint import prune_training_states
 from gankit.config import Config
-from gankit.run import Run, create_run
+from gankit.run import Run, create_run, save_config, tidy
 from gankit.training import distributed
 from gankit.training.loop import Interrupted, TrainResult, train_loop
 from gankit.training.maintenance import Evaluate, StopTraining
@@ -99,7 +99,9 @@ def resume(
 ) -> TrainResult:
     """Continues ``run`` from its latest checkpoint (``overrides``: the config with new schedule).
 
-    Works with any number of processes, whatever number the run started with.
+    A run stopped before its first checkpoint starts again from step 0 with its config,
+    exactly as a new run would. Works with any number of processes, whatever number the
+    run started with.
     """
     cfg = overrides or run.config()
     d = distributed.init(cfg.train.device)
@@ -107,11 +109,18 @@ def resume(
         cfg, data = prepare(cfg)
         device = distributed.device_for(d, pick_device(cfg.train.device))
         state = build_state(cfg, data, device, d)
-        restore(state, run.resolve_checkpoint("latest"))
+        # Before anyone reads the run: clean what a crash mid-write left behind, and
+        # finish a pruning that a crash right after the last checkpoint cut short.
+        if d.main:
+            tidy(run)
+            prune_training_states(run, cfg.log.keep_training_states)
+        distributed.barrier(d)
+        if run.checkpoint_steps():
+            restore(state, run.resolve_checkpoint("latest"))
         state.total_steps = total_steps(cfg.train, len(data.images))
         distributed.barrier(d)  # every rank has read the checkpoint before rank 0 writes
         if d.main:
-            config_io.save(cfg, run.config_path)
+            save_config(run, cfg)
         return _loop(state, run, progress, _evaluator(make_evaluate, state))
     finally:
         distributed.shutdown(d)

@@ -1,0 +1,205 @@
+"""Atomic, durable writes: the order of fsyncs and renames, and what a crash leaves."""
+
+import errno
+import json
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+import test_faults
+from gankit import checkpoint, durable
+from gankit import config as config_io
+from gankit.config import Config
+from gankit.errors import GankitError
+from gankit.run import create_run, save_config, tidy
+
+fault = test_faults.fault  # the fixture that plans a GANKIT_FAULT for one test
+
+
+@pytest.fixture
+def run(tmp_path):
+    return create_run(tmp_path / "run", Config())
+
+
+@pytest.fixture
+def calls(monkeypatch, tmp_path):
+    """Records every fsync (by the path synced) and rename (source, target), in order."""
+    seen: list[tuple] = []
+    fsync, replace = os.fsync, os.replace
+
+    def name(path) -> str:
+        return str(Path(path).relative_to(tmp_path))
+
+    def recording_fsync(fd):
+        seen.append(("fsync", name(os.readlink(f"/proc/self/fd/{fd}"))))
+        return fsync(fd)
+
+    def recording_replace(src, dst):
+        seen.append(("rename", name(src), name(dst)))
+        return replace(src, dst)
+
+    monkeypatch.setattr(os, "fsync", recording_fsync)
+    monkeypatch.setattr(os, "replace", recording_replace)
+    monkeypatch.setattr(os, "rename", recording_replace)
+    return seen
+
+
+def _write(run, step, value=None):
+    return checkpoint.write_checkpoint(
+        run,
+        step,
+        generator={"w": torch.full((3,), float(step if value is None else value))},
+        training={"x": torch.zeros(2)},
+        state={"images_seen": step},
+    )
+
+
+def _generator(run, step):
+    return checkpoint.read_tensors(run.checkpoint_dir(step), checkpoint.GENERATOR_FILE)["w"]
+
+
+def test_a_file_is_synced_then_renamed_then_its_folder_synced(tmp_path, calls):
+    durable.write_file(tmp_path / "a.json", "{}")
+    assert calls == [("fsync", ".a.json.tmp"), ("rename", ".a.json.tmp", "a.json"), ("fsync", ".")]
+    assert (tmp_path / "a.json").read_text() == "{}" and os.listdir(tmp_path) == ["a.json"]
+
+
+def test_a_checkpoint_syncs_every_file_and_folder_before_and_after_the_rename(run, calls):
+    _write(run, 3)
+    ck, tmp = "run/checkpoints/step_0000003", "run/checkpoints/.step_0000003.tmp"
+    assert calls == [
+        ("fsync", f"{tmp}/{checkpoint.GENERATOR_FILE}"),
+        ("fsync", f"{tmp}/{checkpoint.TRAINING_FILE}"),
+        ("fsync", f"{tmp}/{checkpoint.STATE_FILE}"),
+        ("fsync", tmp),
+        ("rename", tmp, ck),
+        ("fsync", "run/checkpoints"),
+    ]
+
+
+def test_re_saving_a_step_sets_the_old_one_aside_until_the_new_one_is_in(run, calls):
+    _write(run, 3, value=1)
+    calls.clear()
+    _write(run, 3, value=2)
+    ck = "run/checkpoints/step_0000003"
+    renames = [c for c in calls if c[0] == "rename"]
+    assert renames == [
+        ("rename", ck, "run/checkpoints/.step_0000003.old"),
+        ("rename", "run/checkpoints/.step_0000003.tmp", ck),
+    ]
+    assert calls[-1] == ("fsync", "run/checkpoints")
+    assert torch.equal(_generator(run, 3), torch.full((3,), 2.0))
+    assert sorted(os.listdir(run.checkpoints_dir)) == ["step_0000003"]
+
+
+def test_there_is_always_a_copy_of_a_step_being_re_saved(run, monkeypatch):
+    _write(run, 3, value=1)
+    final = run.checkpoint_dir(3)
+    copies = []
+    replace = os.replace
+
+    def counting_replace(src, dst):
+        replace(src, dst)
+        copies.append(final.is_dir() or durable.aside_path(final).is_dir())
+
+    monkeypatch.setattr(os, "replace", counting_replace)
+    _write(run, 3, value=2)
+    assert copies == [True, True]
+
+
+def test_a_failure_while_the_old_step_is_aside_puts_it_back(run, fault):
+    _write(run, 3, value=1)
+    fault("checkpoint.aside:enospc")
+    with pytest.raises(GankitError, match="no space left on device; the last checkpoint \\(step 3"):
+        _write(run, 3, value=2)
+    assert torch.equal(_generator(run, 3), torch.full((3,), 1.0))
+    assert os.listdir(run.checkpoints_dir) == ["step_0000003"]
+
+
+def test_leftovers_are_not_checkpoints_and_the_next_write_cleans_them(run):
+    _write(run, 3)
+    for leftover in (".step_0000006.tmp", ".step_0000003.old"):
+        (run.checkpoints_dir / leftover).mkdir()
+        (run.checkpoints_dir / leftover / checkpoint.STATE_FILE).write_text("{}")
+    assert run.checkpoint_steps() == [3]
+    _write(run, 6)
+    assert sorted(os.listdir(run.checkpoints_dir)) == ["step_0000003", "step_0000006"]
+
+
+def test_tidy_moves_an_aside_step_back_when_the_crash_came_between_the_renames(run):
+    _write(run, 3)
+    os.replace(run.checkpoint_dir(3), durable.aside_path(run.checkpoint_dir(3)))
+    (run.path / ".metrics.jsonl.tmp").write_text("")
+    (run.samples_dir / ".losses.png.tmp.png").write_text("")
+    assert run.checkpoint_steps() == []
+    tidy(run)
+    assert run.checkpoint_steps() == [3] and torch.equal(_generator(run, 3), torch.full((3,), 3.0))
+    assert sorted(os.listdir(run.path)) == ["checkpoints", "config.yaml", "samples"]
+    assert os.listdir(run.samples_dir) == []
+
+
+def test_a_full_disk_while_saving_the_config_keeps_the_old_one(run, fault):
+    before = run.config_path.read_bytes()
+    fault("config.save:enospc")
+    with pytest.raises(GankitError, match="no space left on device - free space and resume with"):
+        save_config(run, Config(preset="other"))
+    assert run.config_path.read_bytes() == before
+    assert sorted(os.listdir(run.path)) == ["checkpoints", "config.yaml", "samples"]
+
+
+def test_config_save_is_durable(tmp_path, calls):
+    config_io.save(Config(), tmp_path / "config.yaml")
+    assert [c[0] for c in calls] == ["fsync", "rename", "fsync"]
+    assert config_io.load(tmp_path / "config.yaml") == Config()
+
+
+def test_a_run_folder_appears_only_with_its_config(tmp_path, fault):
+    fault("config.save:eio")
+    with pytest.raises(GankitError, match="cannot create run folder .*input/output error"):
+        create_run(tmp_path / "run", Config())
+    assert os.listdir(tmp_path) == []  # neither a half run nor a leftover
+    fault("")
+    (tmp_path / "run").mkdir()  # an empty folder made for the run is fine
+    run = create_run(tmp_path / "run", Config())
+    assert sorted(os.listdir(run.path)) == ["checkpoints", "config.yaml", "samples"]
+    assert sorted(os.listdir(tmp_path)) == ["run"]
+
+
+def test_an_existing_folder_is_resumed_if_a_run_else_refused(run, tmp_path):
+    with pytest.raises(GankitError, match="is already a run - continue it with gankit train"):
+        create_run(run.path, Config())
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("mine")
+    with pytest.raises(GankitError, match="not empty - pick another --out$"):
+        create_run(tmp_path / "other", Config())
+
+
+def test_a_failing_disk_while_marking_the_best_keeps_the_old_record(run, fault):
+    _write(run, 3)
+    checkpoint.mark_best(run, 3, {"fid": 2.0})
+    fault("checkpoint.best:eio")
+    with pytest.raises(GankitError, match="could not mark step 3 as the best: input/output error"):
+        checkpoint.mark_best(run, 3, {"fid": 1.0})
+    assert json.loads(run.best_path.read_text()) == {"step": 3, "fid": 2.0}
+    assert sorted(os.listdir(run.checkpoints_dir)) == ["best.json", "step_0000003"]
+
+
+def test_a_failing_disk_while_pruning_is_one_line(run, fault):
+    for step in (1, 2):
+        _write(run, step)
+    fault("checkpoint.prune:eio")
+    with pytest.raises(GankitError, match="could not prune .*step 2\\) is intact - free space"):
+        checkpoint.prune_training_states(run, 1)
+    assert run.checkpoint_steps() == [1, 2]
+
+
+def test_describe_names_a_full_disk_plainly():
+    assert durable.describe(OSError(errno.ENOSPC, "No space left")) == "no space left on device"
+    assert durable.describe(OSError(errno.EIO, "Input/output error")) == "input/output error"
+
+
+def test_a_run_without_checkpoints_says_how_to_start_it(run):
+    with pytest.raises(GankitError, match="no checkpoints yet - train it first .*--resume"):
+        run.resolve_checkpoint("latest")

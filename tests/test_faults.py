@@ -1,0 +1,238 @@
+"""Fault points, and the kill harness: a run killed or out of disk at any point resumes exactly.
+
+The harness runs ``python -m gankit train`` with ``GANKIT_FAULT=POINT:kill:N``,
+checks that SIGKILL ended it, resumes it, and compares the run folder with an
+uninterrupted one: the same files, the same bytes in every checkpoint tensor file
+and sample grid, one metrics line per step with the same losses. Fields that
+depend on timing are left out: ``elapsed_seconds`` in ``state.json``, ``img_per_s``
+in ``metrics.jsonl``; ``losses.png`` is compared by presence (its points average
+the blocks of steps flushed together, which a resume may cut differently).
+"""
+
+import ast
+import errno
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import gankit
+from conftest import tiny_config
+from gankit import config as config_io
+from gankit import faults, training
+from gankit.cli import main
+from gankit.errors import GankitError
+from gankit.run import open_run
+
+SRC = Path(gankit.__file__).parents[1]
+# 4 steps, a checkpoint and a sample grid every 2, one training state kept (so pruning runs)
+TINY = tiny_config(
+    train={"steps": 4}, log={"checkpoint_every": 2, "sample_every": 2, "keep_training_states": 1}
+)
+TIMING = {"elapsed_seconds", "img_per_s"}
+
+
+@pytest.fixture
+def fault(monkeypatch):
+    """Plans one GANKIT_FAULT in this process, and forgets it afterwards."""
+
+    def plan(text: str) -> None:
+        monkeypatch.setenv(faults.ENV, text)
+        faults.reset()
+
+    yield plan
+    monkeypatch.delenv(faults.ENV, raising=False)
+    faults.reset()
+
+
+def test_no_fault_planned_does_nothing(fault):
+    fault("")
+    faults.point("checkpoint.state")
+    fault("checkpoint.state:enospc")
+    faults.point("checkpoint.training")  # another point
+
+
+def test_a_fault_acts_every_time_or_only_the_nth_time(fault):
+    fault("checkpoint.prune:eio")
+    for _ in range(2):
+        with pytest.raises(OSError) as e:
+            faults.point("checkpoint.prune")
+        assert e.value.errno == errno.EIO
+    fault("checkpoint.prune:enospc:3")
+    faults.point("checkpoint.prune")
+    faults.point("checkpoint.prune")
+    with pytest.raises(OSError) as e:
+        faults.point("checkpoint.prune")
+    assert e.value.errno == errno.ENOSPC and "checkpoint.prune" in str(e.value)
+    faults.point("checkpoint.prune")  # the 4th time passes
+
+
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        ("checkpoint.stat:kill", "unknown fault point 'checkpoint.stat' - one of config.save"),
+        ("checkpoint.state:explode", "unknown action 'explode' - one of kill, enospc, eio"),
+        ("checkpoint.state:kill:0", "N must be a whole number from 1, got '0'"),
+        ("checkpoint.state:kill:x", "N must be a whole number from 1"),
+    ],
+)
+def test_a_misspelt_fault_is_one_line(text, match):
+    with pytest.raises(GankitError, match=match):
+        faults.parse(text)
+
+
+def _points_in_source() -> set[str]:
+    """The names given to ``faults.point`` and to ``fault=`` anywhere in gankit."""
+    names = set()
+    for path in (SRC / "gankit").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            if isinstance(func, ast.Attribute) and func.attr == "point" and node.args:
+                arg = node.args[0]
+                names |= {arg.value} if isinstance(arg, ast.Constant) else set()
+            for kw in node.keywords:
+                if kw.arg == "fault" and isinstance(kw.value, ast.Constant) and kw.value.value:
+                    names.add(kw.value.value)
+    return names
+
+
+def test_every_fault_point_is_listed_and_every_listed_one_exists():
+    assert _points_in_source() == set(faults.NAMES)
+
+
+def test_a_run_stopped_before_its_first_checkpoint_resumes_from_step_0(tmp_path, fault):
+    cfg = tiny_config(train={"steps": 2}, log={"checkpoint_every": 2, "sample_every": 1})
+    straight = training.train(cfg, tmp_path / "a", progress=False).run
+    fault("checkpoint.generator:enospc")
+    with pytest.raises(GankitError, match="no space left on device; no checkpoint yet - free"):
+        training.train(cfg, tmp_path / "b", progress=False)
+    fault("")
+    stuck = open_run(tmp_path / "b")
+    assert stuck.checkpoint_steps() == [] and stuck.sample_steps() == [1, 2]
+    training.resume(stuck, progress=False)
+    _assert_same_run(straight.path, stuck.path)
+
+
+def test_train_resume_says_it_starts_from_step_0(tmp_path, fault, capsys):
+    cfg = tiny_config(train={"steps": 1})
+    config_io.save(cfg, tmp_path / "tiny.yaml")
+    fault("checkpoint.generator:enospc")
+    argv = ["train", "--config", str(tmp_path / "tiny.yaml"), "--out", str(tmp_path / "run")]
+    assert main([*argv, "--quiet"]) == 2
+    fault("")
+    assert main([*argv, "--quiet"]) == 2
+    assert "is already a run - continue it with gankit train --resume" in capsys.readouterr().err
+    assert main(["train", "--resume", str(tmp_path / "run"), "--quiet"]) == 0
+    assert "from step 0 (it has no checkpoint yet)" in capsys.readouterr().out
+
+
+# --- The harness: a real process killed at each point, then resumed.
+
+
+def _files(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+
+
+def _records(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def _without_timing(record: dict) -> dict:
+    return {k: (None if k in TIMING else v) for k, v in record.items()}
+
+
+def _assert_same_run(expected: Path, got: Path) -> None:
+    """The same files; every byte the same but for the timing fields named above."""
+    assert _files(got) == _files(expected)
+    for name in _files(expected):
+        a, b = expected / name, got / name
+        if name.endswith("state.json"):
+            assert _without_timing(json.loads(a.read_text())) == _without_timing(
+                json.loads(b.read_text())
+            ), name
+        elif name == "metrics.jsonl":
+            rows = _records(b)
+            assert [r["step"] for r in rows] == list(range(1, len(rows) + 1))
+            assert [_without_timing(r) for r in rows] == [_without_timing(r) for r in _records(a)]
+        elif name != "losses.png":
+            assert a.read_bytes() == b.read_bytes(), name
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    """The tiny config on disk and an uninterrupted run of it, made by the CLI."""
+    root = tmp_path_factory.mktemp("harness")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GANKIT_CACHE", str(root / "cache"))
+        config_io.save(TINY, root / "tiny.yaml")
+        assert main(["train", "--config", str(root / "tiny.yaml"), "--out", str(root / "ref")]) == 0
+    return root
+
+
+def _gankit(args: list[str], fault_text: str) -> subprocess.CompletedProcess:
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")]),
+        "OMP_NUM_THREADS": "1",  # as the tests' own process: same sums, no thread fights
+        faults.ENV: fault_text,
+    }
+    argv = [sys.executable, "-m", "gankit", "train", *args, "--quiet"]
+    return subprocess.run(argv, check=False, env=env, capture_output=True, text=True, timeout=300)
+
+
+# (point, N): which write to kill. Checkpoints come at steps 2 and 4; N=1 of the
+# generator is the first checkpoint (the run resumes from step 0); pruning first deletes
+# at step 4. "checkpoint.aside" is reached only when a step is saved again, which a
+# plain run never does: test_durable covers it.
+KILLS = [
+    ("checkpoint.generator", 1),
+    ("checkpoint.generator", 2),
+    ("checkpoint.training", 2),
+    ("checkpoint.state", 2),
+    ("checkpoint.before-rename", 2),
+    ("checkpoint.after-rename", 2),
+    ("checkpoint.prune", 1),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("point, nth", KILLS)
+def test_killed_at_a_fault_point_resumes_bit_for_bit(setup, tmp_path, point, nth):
+    run = tmp_path / "run"
+    killed = _gankit(
+        ["--config", str(setup / "tiny.yaml"), "--out", str(run)], f"{point}:kill:{nth}"
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert main(["train", "--resume", str(run), "--quiet"]) == 0
+    _assert_same_run(setup / "ref", run)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("point, nth", [*KILLS[1:], ("config.save", 1)])
+def test_out_of_disk_at_a_fault_point_is_one_line_and_resumes(setup, tmp_path, point, nth, capsys):
+    run = tmp_path / "run"
+    config = ["--config", str(setup / "tiny.yaml")]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(faults.ENV, f"{point}:enospc:{nth}")
+        faults.reset()
+        assert main(["train", *config, "--out", str(run), "--quiet"]) == 2
+    faults.reset()
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no space left on device" in err, err
+    assert " - " in err and "free space" in err and "Traceback" not in err
+    if point == "config.save":  # no run folder yet: the same command starts it
+        assert not run.exists()
+        assert main(["train", *config, "--out", str(run), "--quiet"]) == 0
+    else:
+        intact = open_run(run).checkpoint_steps()[-1]
+        assert f"(step {intact}) is intact - free space and resume with gankit train" in err
+        ckpt = f"checkpoints/step_{intact:07d}/generator.safetensors"
+        assert (run / ckpt).read_bytes() == (setup / "ref" / ckpt).read_bytes()
+        assert main(["train", "--resume", str(run), "--quiet"]) == 0
+    _assert_same_run(setup / "ref", run)
