@@ -21,12 +21,12 @@ from pathlib import Path
 import pytest
 
 import gankit
-from conftest import tiny_config
 from gankit import config as config_io
 from gankit import faults, training
 from gankit.cli import main
 from gankit.errors import GankitError
 from gankit.run import open_run
+from tests.support import tiny_config
 
 SRC = Path(gankit.__file__).parents[1]
 # 4 steps, a checkpoint and a sample grid every 2, one training state kept (so pruning runs)

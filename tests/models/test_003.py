@@ -508,9 +508,10 @@ def test_dropout_masks_shard_like_one_process_and_travel_with_the_weights(monkey
 
 @pytest.mark.slow
 def test_two_ranks_with_dropout_match_one_process(tmp_path):
+    from test_distributed import _assert_close, _gankit, _state
+
     from conftest import tiny_config
     from gankit import config as config_io
-    from test_distributed import _assert_close, _gankit, _state
 
     model = {
         k: getattr(replace(TINY_KERAS, d_dropout=0.5, g_norm="layer", d_norm="none"), k)
