@@ -12,7 +12,7 @@ from torch import nn
 
 from gankit.config import LossConfig, ModelConfig
 from gankit.errors import GankitError
-from gankit.losses import LOSSES, WGAN, WGANGP, Loss, build_loss
+from gankit.losses import LOSSES, WGAN, WGANGP, Loss, build_loss, build_r1, r1_penalty
 from gankit.models import build_models
 
 ALL = ["minimax", "ns", "wgan", "wgan-gp", "hinge", "lsgan", "dragan"]
@@ -112,7 +112,9 @@ def test_critic_objectives_on_known_logits(name, d_expected):
     d, stats, g = values(name)
     assert d == pytest.approx(d_expected)
     assert g == pytest.approx(-0.5)  # -E D(G(z))
-    assert stats == pytest.approx({"d_real": 1.0, "d_fake": 0.5, "distance": 0.5})
+    # d_real_sign, ADA's r_t: E sign(D(x)) = (sign 0 + sign 2) / 2.
+    expected = {"d_real": 1.0, "d_fake": 0.5, "distance": 0.5, "d_real_sign": 0.5}
+    assert stats == pytest.approx(expected)
 
 
 def test_wgan_gp_on_a_linear_critic():
@@ -196,7 +198,7 @@ def test_every_objective_with_conditional_models(name, arch, conditioning):
     loss.constrain(D)
     for value in (d, g):
         assert value.shape == () and torch.isfinite(value)
-    expected = {"d_real", "d_fake", "distance"} | (
+    expected = {"d_real", "d_fake", "distance", "d_real_sign"} | (
         {"gp"} if name in ("wgan-gp", "dragan") else set()
     )
     assert set(d_stats) == expected
@@ -296,7 +298,9 @@ def test_lsgan_on_known_logits():
     # L_D = 1/2 E (D(x) - 1)^2 + 1/2 E D(G(z))^2 on D(x) = (0, 2), D(G(z)) = (-1, 2)
     assert d == pytest.approx(0.5 * (1 + 1) / 2 + 0.5 * (1 + 4) / 2)
     assert g == pytest.approx(0.5 * (4 + 1) / 2)  # 1/2 E (D(G(z)) - 1)^2
-    assert stats == pytest.approx({"d_real": 1.0, "d_fake": 0.5, "distance": 0.5})
+    # d_real_sign, ADA's r_t: E sign(D(x)) = (sign 0 + sign 2) / 2.
+    expected = {"d_real": 1.0, "d_fake": 0.5, "distance": 0.5, "d_real_sign": 0.5}
+    assert stats == pytest.approx(expected)
 
 
 def test_lsgan_optimum_is_the_mixture_ratio():
@@ -380,3 +384,29 @@ def test_a_tiny_training_run_with_the_new_objectives(name, tmp_path):
     assert result.step == 3 and result.checkpoint is not None
     records = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
     assert records and all("nan" not in line.lower() for line in records)
+
+
+def test_r1_and_its_gradient_by_hand():
+    # D(x) = sum(a * x^2): grad_x D = 2 a x, so R1 = E_batch sum (2 a x)^2 and
+    # dR1/da = E_batch 8 a x^2 (elementwise), written out rather than asked of autograd.
+    a = torch.tensor([[[0.5, -1.0], [2.0, 0.25]]], requires_grad=True)
+
+    class Quadratic(torch.nn.Module):
+        def forward(self, x, labels=None):
+            return (a * x.square()).flatten(1).sum(1)
+
+    x = torch.tensor([[[[1.0, 2.0], [-1.0, 0.5]]], [[[0.0, -3.0], [2.0, 1.0]]]])
+    r1 = r1_penalty(Quadratic(), x, None)
+    by_hand = (2 * a * x).square().flatten(1).sum(1).mean()
+    assert r1.item() == pytest.approx(by_hand.item())
+    (grad,) = torch.autograd.grad(r1, a)
+    assert torch.allclose(grad, (8 * a * x.square()).mean(0))
+
+
+def test_lazy_r1_is_due_every_k_steps_and_weighted_by_k():
+    lazy = build_r1(LossConfig(r1_gamma=2.0, r1_every=4))
+    assert [lazy.due(step) for step in range(6)] == [True, False, False, False, True, False]
+    x = torch.ones(3, 1, 2, 2)
+    weighted, logged = lazy(Identity1D(), x, None)
+    assert weighted.item() == pytest.approx(2.0 / 2 * 4 * logged.item())
+    assert build_r1(LossConfig()) is None

@@ -151,6 +151,14 @@ class LossConfig:
     )
     gp_weight: float = knob(10.0, "wgan-gp, dragan: lambda of the gradient penalty")
     clip_value: float = knob(0.01, "wgan: critic weights are clipped to [-c, c]")
+    r1_gamma: float = knob(
+        0.0,
+        "R1 penalty on real images, any loss: gamma/2 E|grad D(x)|^2 (Mescheder et al. 2018); "
+        "0 = off",
+    )
+    r1_every: int = knob(
+        1, "lazy R1: the penalty every k D steps, scaled by k (StyleGAN2)", unit="D steps"
+    )
 
 
 @dataclass
@@ -168,6 +176,21 @@ class TrainConfig:
     beta2_g: float = knob(0.999, "G's Adam beta2 (ignored by RMSprop)")
     beta1_d: float = knob(0.5, "D's Adam beta1 (ignored by RMSprop)")
     beta2_d: float = knob(0.999, "D's Adam beta2 (ignored by RMSprop)")
+    diffaug: str = knob(
+        "",
+        "differentiable augmentation of every image D sees, real and generated: a comma "
+        "list of translation, cutout, color (colour images only); '' = none",
+    )
+    diffaug_p: float = knob(
+        1.0, "probability of each augmentation per image (the start value when adaptive)"
+    )
+    ada_target: float = knob(
+        0.0,
+        "adapt diffaug_p so that E[sign D(real)] stays near this target (ADA: 0.6); 0 = fixed",
+    )
+    ada_speed_images: int = knob(
+        500_000, "images over which the adaptive probability can move from 0 to 1", unit="images"
+    )
     ema_halflife_images: int = knob(
         0, "EMA of G's weights with this half-life; 0 = no EMA", unit="images"
     )

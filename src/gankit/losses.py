@@ -20,6 +20,7 @@ values otherwise) and ``distance`` the divergence the objective estimates (seed
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -54,7 +55,7 @@ class Loss:
 
     name: str = ""
     # Every scalar d_loss and g_loss return, in the order metrics.jsonl lists them.
-    stats: tuple[str, ...] = ("d_real", "d_fake", "distance", "d_fake_g")
+    stats: tuple[str, ...] = ("d_real", "d_fake", "distance", "d_fake_g", "d_real_sign")
     # What the ``distance`` statistic estimates: the title of its curve.
     distance_name: str = ""
     # Random source for losses that draw (WGAN-GP's alpha); None = torch's global RNG.
@@ -84,6 +85,7 @@ def _js_d_loss(D: nn.Module, real: Tensor, fake: Tensor, labels) -> tuple[Tensor
         "d_real": torch.sigmoid(lr).mean().detach(),
         "d_fake": torch.sigmoid(lf).mean().detach(),
         "distance": (math.log(2.0) - loss / 2).detach(),
+        "d_real_sign": _sign_mean(lr),
     }
     return loss, stats
 
@@ -123,7 +125,13 @@ class NonSaturating(Loss):
 def _critic_stats(lr: Tensor, lf: Tensor) -> Stats:
     # The critic gap E D(x) - E D(G(z)) estimates W1 (up to D's Lipschitz constant).
     real, fake = lr.mean().detach(), lf.mean().detach()
-    return {"d_real": real, "d_fake": fake, "distance": real - fake}
+    return {"d_real": real, "d_fake": fake, "distance": real - fake, "d_real_sign": _sign_mean(lr)}
+
+
+def _sign_mean(logits_real: Tensor) -> Tensor:
+    # ADA's overfitting heuristic r_t = E sign(D(x)): near 1 when D is sure of every real
+    # image (Karras et al. 2020, section 3); the adaptive augmentation steers by it.
+    return torch.sign(logits_real.detach()).mean()
 
 
 def _critic_g_loss(D: nn.Module, fake: Tensor, labels) -> tuple[Tensor, Stats]:
@@ -201,7 +209,7 @@ class WGANGP(Loss):
     """
 
     name = "wgan-gp"
-    stats = ("d_real", "d_fake", "distance", "gp", "d_fake_g")
+    stats = ("d_real", "d_fake", "distance", "gp", "d_fake_g", "d_real_sign")
     distance_name = W1_ESTIMATE
 
     def __init__(self, *, gp_weight: float = 10.0):
@@ -289,7 +297,7 @@ class DRAGAN(NonSaturating):
     """
 
     name = "dragan"
-    stats = ("d_real", "d_fake", "distance", "gp", "d_fake_g")
+    stats = ("d_real", "d_fake", "distance", "gp", "d_fake_g", "d_real_sign")
 
     def __init__(self, *, gp_weight: float = 10.0):
         self.gp_weight = gp_weight
@@ -313,6 +321,40 @@ class DRAGAN(NonSaturating):
         return _gradient_penalty(D, real + _per_sample_uniform(self, real) * delta, labels)
 
 
+def r1_penalty(D: nn.Module, real: Tensor, labels: Tensor | None) -> Tensor:
+    """R1 (Mescheder et al. 2018, eq. 9 without gamma / 2): E |grad_x D(x)|^2 on real images.
+
+    For any objective: it pulls D's gradient to zero on the data, which keeps the game
+    from orbiting (the paper's Theorem 4.1). Differentiable w.r.t. D's parameters.
+    """
+    x = real.detach().requires_grad_(True)
+    # create_graph: the penalty itself is minimised through these gradients.
+    (grad,) = torch.autograd.grad(_logits(D, x, labels).sum(), x, create_graph=True)
+    return grad.square().flatten(1).sum(1).mean()
+
+
+@dataclass(frozen=True)
+class LazyR1:
+    """R1 every ``every`` D steps with weight ``gamma / 2 * every`` (StyleGAN2's lazy
+    regularisation: the same average pull on D's gradient for a fraction of the cost)."""
+
+    gamma: float
+    every: int
+
+    def due(self, d_step: int) -> bool:
+        return d_step % self.every == 0
+
+    def __call__(self, D: nn.Module, real: Tensor, labels: Tensor | None) -> tuple[Tensor, Tensor]:
+        """(the weighted penalty to add to D's loss, the unweighted R1 for the logs)."""
+        r1 = r1_penalty(D, real, labels)
+        return self.gamma / 2 * self.every * r1, r1.detach()
+
+
+def build_r1(cfg: LossConfig) -> LazyR1 | None:
+    """The R1 regulariser ``cfg`` asks for, or None (checked by ``build_loss``)."""
+    return LazyR1(cfg.r1_gamma, cfg.r1_every) if cfg.r1_gamma > 0 else None
+
+
 def build_loss(cfg: LossConfig) -> Loss:
     """The objective named by ``cfg.loss``, with its options checked.
 
@@ -321,4 +363,8 @@ def build_loss(cfg: LossConfig) -> Loss:
     """
     if cfg.loss not in LOSSES:
         raise GankitError(f"--loss: {unknown_name_message('loss', cfg.loss, LOSSES.names())}")
+    if not cfg.r1_gamma >= 0:
+        raise GankitError(f"--r1-gamma must be 0 (off) or more - got {cfg.r1_gamma}, try 1")
+    if cfg.r1_every < 1:
+        raise GankitError(f"--r1-every must be at least 1 - got {cfg.r1_every}, try 16")
     return LOSSES.get(cfg.loss).from_config(cfg)

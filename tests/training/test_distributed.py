@@ -13,11 +13,18 @@ from gankit import config as config_io
 from tests.support import tiny_config
 
 # Batch norm is per rank on the CPU (SyncBatchNorm has no CPU kernel), so the model
-# here has none; the gradient penalty, flips and labels exercise every random draw.
+# here has none; the gradient penalty, flips, labels and the adaptive augmentation
+# exercise every random draw, and R1 and ADA's averaged verdicts every reduction.
 SECTIONS = {
     "model": {"g_norm": "layer", "d_norm": "spectral"},
-    "loss": {"loss": "wgan-gp"},
-    "train": {"n_critic": 2, "steps": 4},
+    "loss": {"loss": "wgan-gp", "r1_gamma": 0.5, "r1_every": 2},
+    "train": {
+        "n_critic": 2,
+        "steps": 4,
+        "diffaug": "translation,cutout,color",
+        "ada_target": 0.6,
+        "ada_speed_images": 200,
+    },
     "data": {"hflip": True},
 }
 

@@ -43,10 +43,21 @@ def _weights(run, step):
     return read_tensors(run.checkpoint_dir(step), TRAINING_FILE)
 
 
-@pytest.mark.parametrize("loss", ["hinge", "wgan-gp"])
+AUGMENTED = {
+    "diffaug": "translation,cutout,color",
+    "diffaug_p": 0.5,
+    "ada_target": 0.6,
+    "ada_speed_images": 200,  # p moves visibly within the run
+}
+
+
+@pytest.mark.parametrize("loss", ["hinge", "wgan-gp", "hinge+diffaug+r1"])
 def test_resume_is_bit_identical_to_an_uninterrupted_run(tmp_path, loss):
     extra = {"n_critic": 2} if loss == "wgan-gp" else {}
-    sections = {"loss": {"loss": loss}, "data": {"hflip": True}, "train": extra}
+    losses = {"loss": loss}
+    if loss == "hinge+diffaug+r1":
+        extra, losses = AUGMENTED, {"loss": "hinge", "r1_gamma": 1.0, "r1_every": 4}
+    sections = {"loss": losses, "data": {"hflip": True}, "train": extra}
     straight = training.train(tiny_config(**sections), tmp_path / "a", progress=False).run
 
     half = tiny_config(**sections)
@@ -62,6 +73,33 @@ def test_resume_is_bit_identical_to_an_uninterrupted_run(tmp_path, loss):
     for key in a:
         assert torch.equal(a[key], b[key]), key
     assert [r["d_loss"] for r in _metrics(straight)] == [r["d_loss"] for r in _metrics(resumed)]
+    if "r1" in loss:
+        assert "ada.p" in a and a["ada.p"] != 0.5  # p moved and was carried across the resume
+        assert [r["r1"] for r in _metrics(straight)] == [r["r1"] for r in _metrics(resumed)]
+
+
+def test_augmentation_r1_and_ada_show_in_the_log(tmp_path):
+    cfg = tiny_config(train=AUGMENTED, loss={"loss": "hinge", "r1_gamma": 1.0, "r1_every": 2})
+    run = training.train(cfg, tmp_path / "run", progress=False).run
+    rows = _metrics(run)
+    assert all(r["r1"] > 0 for r in rows) and all(-1 <= r["d_real_sign"] <= 1 for r in rows)
+
+
+@pytest.mark.parametrize(
+    ("train", "loss", "message"),
+    [
+        ({"diffaug": "translation,cutot"}, {}, "unknown augmentation 'cutot' - did you mean"),
+        ({"diffaug": "translation", "diffaug_p": 1.5}, {}, "--diffaug-p must be within"),
+        ({"ada_target": 0.6}, {}, "--ada-target adapts --diffaug"),
+        ({"diffaug": "cutout", "ada_target": 1.0}, {}, "--ada-target must be within"),
+        ({}, {"r1_gamma": -1.0}, "--r1-gamma must be 0"),
+        ({}, {"r1_every": 0}, "--r1-every must be at least 1"),
+    ],
+)
+def test_bad_augmentation_and_r1_settings_are_one_line(tmp_path, train, loss, message):
+    with pytest.raises(GankitError, match=message):
+        training.train(tiny_config(train=train, loss=loss), tmp_path / "run", progress=False)
+    assert not (tmp_path / "run").exists()
 
 
 def test_non_finite_loss_stops_with_the_last_good_checkpoint(tmp_path, monkeypatch):

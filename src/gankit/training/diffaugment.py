@@ -33,6 +33,7 @@ Op = Callable[[Tensor, torch.Generator, Shard], Tensor]
 AUGMENTS: Registry[Op] = Registry("augmentation")
 TRANSLATE_RATIO = 0.125  # shifts of up to 1/8 of the side, as DiffAugment's default
 CUTOUT_RATIO = 0.5  # a zeroed square of half the side, as DiffAugment's default
+ADA_INTERVAL_STEPS = 4  # D steps between adjustments of p (ADA's default)
 
 
 def _uniform(x: Tensor, generator: torch.Generator, shard: Shard, *shape: int) -> Tensor:
@@ -159,6 +160,8 @@ class AdaptiveStrength:
         speed_images: images over which ``p`` can move from 0 to 1 (ADA: 500k).
         interval_steps: D steps between adjustments; their batches' signs are averaged.
         batch_size: real images per D step (global).
+        reduce: averages a tensor over data-parallel ranks (None in one process), so that
+            every rank moves p alike; called once per interval, not per step.
     """
 
     def __init__(
@@ -169,18 +172,21 @@ class AdaptiveStrength:
         speed_images: int,
         interval_steps: int,
         batch_size: int,
+        reduce: Callable[[Tensor], Tensor] | None = None,
     ):
         self.augment, self.target, self.interval = augment, target, interval_steps
+        self.reduce = reduce
         self.step_size = batch_size * interval_steps / speed_images
         self.sign_sum = torch.zeros((), device=augment.p.device)
         self.count = 0
 
     def observe(self, real_sign_mean: Tensor) -> None:
-        """Adds one D step's ``mean(sign(D(real)))`` (already averaged over ranks)."""
+        """Adds one D step's ``mean(sign(D(real)))`` over this rank's batch."""
         self.sign_sum += real_sign_mean.detach().float()
         self.count += 1
         if self.count == self.interval:
-            r_t = self.sign_sum / self.count
+            total = self.reduce(self.sign_sum) if self.reduce is not None else self.sign_sum
+            r_t = total / self.count
             p = self.augment.p + torch.sign(r_t - self.target) * self.step_size
             self.augment.p.copy_(p.clamp(0.0, 1.0))
             self.sign_sum.zero_()

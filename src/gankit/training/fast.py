@@ -40,17 +40,20 @@ class FastPath:
     notes: tuple[str, ...] = ()  # why something asked for is off
 
 
-def choose(t: TrainConfig, loss: str, device: torch.device, D: nn.Module) -> FastPath:
+def choose(
+    t: TrainConfig, loss: str, device: torch.device, D: nn.Module, *, r1: bool = False
+) -> FastPath:
     """What the fast path does for this config on ``device``."""
     notes = []
     is_conv = any(p.dim() == 4 for p in D.parameters())
     cuda = device.type == "cuda"
     channels_last = is_conv and t.channels_last in ("on", "auto")
     want_compile = t.compile == "on" or (t.compile == "auto" and cuda)
-    compile_d = want_compile and loss not in DOUBLE_BACKWARD
+    compile_d = want_compile and loss not in DOUBLE_BACKWARD and not r1
     if want_compile and not compile_d and t.compile == "on":
+        penalty = "R1" if r1 else loss
         notes.append(
-            f"D stays eager: {loss}'s penalty needs a double backward, which compiled D lacks"
+            f"D stays eager: {penalty}'s penalty needs a double backward, which compiled D lacks"
         )
     return FastPath(
         channels_last=channels_last,

@@ -23,6 +23,7 @@ import torch
 
 from gankit.data import augment_flips
 from gankit.images import to_float
+from gankit.losses import build_r1
 from gankit.rng import rand_shard
 from gankit.run import Run
 from gankit.training import distributed
@@ -63,10 +64,11 @@ def train_loop(
             checkpoint, in the direction it declares. It may raise ``StopTraining``.
     """
     cfg, train_cfg, dist, loss = state.cfg, state.cfg.train, state.dist, state.loss
+    r1 = build_r1(cfg.loss)
     # Every rank checks its losses; only rank 0 writes them.
     log = MetricsLog(
         run.metrics_path if dist.main else None,
-        ["d_loss", "g_loss", *loss.stats],
+        ["d_loss", "g_loss", *loss.stats, *(["r1"] if r1 else [])],
         block=cfg.log.log_every,
         tensorboard_dir=run.path / "tensorboard" if _has_tb() and dist.main else None,
     )
@@ -106,10 +108,17 @@ def train_loop(
                         fake = state.G_train(z, y)
                     with autocast():
                         d_loss, d_stats = loss.d_loss(state.D_train, real, fake.detach(), y)
+                        d_total = d_loss
+                        # R1 on the reals, every r1.every-th D step (counted over the run).
+                        if r1 is not None and r1.due(state.step * train_cfg.n_critic + k):
+                            penalty, state.r1_last = r1(state.D_train, real, y)
+                            d_total = d_loss + penalty
                     state.opt_d.zero_grad(set_to_none=True)
-                    d_loss.backward()
+                    d_total.backward()
                     state.opt_d.step()
                     loss.constrain(state.D)
+                    if state.ada is not None:  # steer the augmentation by D's verdicts on reals
+                        state.ada.observe(d_stats["d_real_sign"])
                     state.images_seen += train_cfg.batch_size
 
                 # --- Update G through the freshly updated D (D's weights need no grads here,
@@ -129,6 +138,7 @@ def train_loop(
                 # The step's scalars stay on the device: the log reads them once per flush.
                 stats = {**d_stats, **g_stats}
                 scalars = [d_loss.detach(), g_loss.detach(), *(stats[key] for key in loss.stats)]
+                scalars += [state.r1_last] if r1 is not None else []
                 # float32 however autocast left them, so that one stack holds them all.
                 scalars = torch.stack([value.float() for value in scalars])
                 log.append(state.step, state.order.epoch_float, scalars)

@@ -27,7 +27,14 @@ from gankit.data import BatchOrder, ImageData
 from gankit.errors import GankitError
 from gankit.losses import build_loss
 from gankit.models import build_models
-from gankit.training.distributed import SINGLE, Dist, wrap
+from gankit.training.diffaugment import (
+    ADA_INTERVAL_STEPS,
+    AdaptiveStrength,
+    Augmented,
+    DiffAugment,
+    parse_policy,
+)
+from gankit.training.distributed import SINGLE, Dist, mean, wrap
 from gankit.training.ema import EMA
 from gankit.training.fast import FastPath, choose, compiled, layout_module
 
@@ -56,6 +63,10 @@ class TrainState:
     images_seen: int = 0  # real images shown to D
     elapsed_seconds: float = 0.0  # training time over all sessions of this run
     total_steps: int = 0
+    augment: DiffAugment | None = None  # what D sees: augmented reals and fakes
+    ada: AdaptiveStrength | None = None  # tunes augment.p from D's outputs on reals
+    # The R1 last computed, logged on the steps between lazy ones (None without R1).
+    r1_last: torch.Tensor | None = None
     extra: dict = field(default_factory=dict)
 
     @property
@@ -86,7 +97,7 @@ def build_state(cfg: Config, data: ImageData, device: torch.device, d: Dist = SI
     G, D = build_models(
         cfg.model, img_size=cfg.data.img_size, channels=cfg.data.channels, num_classes=num_classes
     )
-    fast = choose(t, cfg.loss.loss, device, D)
+    fast = choose(t, cfg.loss.loss, device, D, r1=cfg.loss.r1_gamma > 0)
     G, D = layout_module(G.to(device), fast), layout_module(D.to(device), fast)
     labels = data.labels.to(device) if data.labels is not None and num_classes else None
     loss = build_loss(cfg.loss)
@@ -95,6 +106,7 @@ def build_state(cfg: Config, data: ImageData, device: torch.device, d: Dist = SI
         for i, name in enumerate(("noise", "loss", "aug"))
     }
     loss.generator, loss.shard = rngs["loss"], d.shard
+    augment = _diffaugment(cfg, device, d, rngs)
     state = TrainState(
         cfg=cfg,
         device=device,
@@ -119,7 +131,41 @@ def build_state(cfg: Config, data: ImageData, device: torch.device, d: Dist = SI
     state.G_train = compiled(wrap(G, d, device), fast.compile_g)
     state.D_train = compiled(wrap(D, d, device), fast.compile_d)
     state.D_g = state.D_train if not d.enabled else compiled(D, fast.compile_d)
+    if cfg.loss.r1_gamma > 0:
+        state.r1_last = torch.zeros((), device=device)
+    if augment is not None:
+        # Every call of D - both losses, the penalties - sees augmented images.
+        state.D_train, state.D_g = Augmented(state.D_train, augment), Augmented(state.D_g, augment)
+        state.augment = augment
+        if t.ada_target > 0:
+            state.ada = AdaptiveStrength(
+                augment,
+                target=t.ada_target,
+                speed_images=t.ada_speed_images,
+                interval_steps=ADA_INTERVAL_STEPS,
+                batch_size=t.batch_size,
+                reduce=(lambda x: mean(d, x)) if d.enabled else None,
+            )
     return state
+
+
+def _diffaugment(cfg: Config, device: torch.device, d: Dist, rngs: dict) -> DiffAugment | None:
+    """The augmentation of D's inputs, with its own generator (only when asked for, so that
+    runs without it keep the generators and checkpoints they always had)."""
+    t = cfg.train
+    names = parse_policy(t.diffaug, cfg.data.channels)
+    if not 0 <= t.diffaug_p <= 1:
+        raise GankitError(f"--diffaug-p must be within [0, 1] - got {t.diffaug_p}")
+    if not 0 <= t.ada_target < 1:
+        raise GankitError(f"--ada-target must be within [0, 1) - got {t.ada_target}, try 0.6")
+    if t.ada_speed_images < 1:
+        raise GankitError(f"--ada-speed-images must be positive - got {t.ada_speed_images}")
+    if not names:
+        if t.ada_target > 0:
+            raise GankitError("--ada-target adapts --diffaug: name the augmentations too")
+        return None
+    rngs["diffaug"] = torch.Generator(device=device).manual_seed(t.seed * 1000 + 4)
+    return DiffAugment(names, p=t.diffaug_p, generator=rngs["diffaug"], shard=d.shard)
 
 
 def _optimizer(net: nn.Module, t: TrainConfig, which: str, fused: bool) -> torch.optim.Optimizer:
@@ -158,6 +204,10 @@ def snapshot(s: TrainState) -> tuple[dict, dict, dict]:
     opt_d_tensors, opt_d_meta = flatten_optimizer(s.opt_d.state_dict(), "opt_d")
     training |= opt_g_tensors | opt_d_tensors
     training |= {f"rng.{name}": g.get_state() for name, g in s.rngs.items()}
+    if s.ada is not None:
+        training |= {f"ada.{k}": v for k, v in s.ada.state_dict().items()}
+    if s.r1_last is not None:
+        training["r1.last"] = s.r1_last.detach().clone()
     state = {
         "images_seen": s.images_seen,
         "epoch": s.order.epoch_float,
@@ -197,6 +247,10 @@ def restore(s: TrainState, ckpt) -> None:
         _match_layouts(s.opt_g), _match_layouts(s.opt_d)
         for name, g in s.rngs.items():
             g.set_state(tensors[f"rng.{name}"].cpu())
+        if s.ada is not None:
+            s.ada.load_state_dict(part("ada"))
+        if s.r1_last is not None:
+            s.r1_last = tensors["r1.last"].to(s.device)
     except (KeyError, ValueError, RuntimeError) as e:
         raise GankitError(
             f"{ckpt} is incomplete or foreign ({e}) - use another checkpoint"
