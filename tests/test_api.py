@@ -26,6 +26,7 @@ def test_importing_gankit_does_not_load_torch():
     assert out.stdout.strip() == "False"
 
 
+@pytest.mark.slow  # trains two or three runs and compares them
 def test_train_load_generate_resume(tmp_path):
     cfg = tiny_config(train={"steps": 2})
     result = gankit.train(cfg, out=tmp_path / "run", steps=3)  # an override on top

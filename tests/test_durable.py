@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 import torch
 
-import test_faults
 from gankit import checkpoint, durable
 from gankit import config as config_io
 from gankit.config import Config
 from gankit.errors import GankitError
 from gankit.run import create_run, save_config, tidy
+from tests import test_faults
 
 fault = test_faults.fault  # the fixture that plans a GANKIT_FAULT for one test
 

@@ -106,6 +106,7 @@ def test_every_fault_point_is_listed_and_every_listed_one_exists():
     assert _points_in_source() == set(faults.NAMES)
 
 
+@pytest.mark.slow  # trains two or three runs and compares them
 def test_a_run_stopped_before_its_first_checkpoint_resumes_from_step_0(tmp_path, fault):
     cfg = tiny_config(train={"steps": 2}, log={"checkpoint_every": 2, "sample_every": 1})
     straight = training.train(cfg, tmp_path / "a", progress=False).run

@@ -249,6 +249,7 @@ class TinyD(nn.Module):
         return self.net(x).squeeze(1)
 
 
+@pytest.mark.slow  # hundreds of steps per objective
 @pytest.mark.parametrize("name", ALL)
 def test_a_tiny_gan_learns_the_target_mean(name):
     opt, lr, betas, n_critic, steps, clip = RECIPES[name]

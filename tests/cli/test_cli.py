@@ -1,5 +1,7 @@
 """The CLI end to end on tiny runs, and its answers to bad input."""
 
+import contextlib
+import io
 import subprocess
 import sys
 import time
@@ -43,7 +45,10 @@ TINY = [
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     out = tmp_path_factory.mktemp("cli") / "run"
-    assert main(["train", "--preset", "fashion", "--out", str(out), *TINY]) == 0
+    printed = io.StringIO()  # a module fixture has no capsys: catch what train prints here
+    with contextlib.redirect_stdout(printed):
+        assert main(["train", "--preset", "fashion", "--out", str(out), *TINY]) == 0
+    (out.parent / "train-output.txt").write_text(printed.getvalue())
     return out
 
 
@@ -54,11 +59,19 @@ def _error(capsys, argv, code=2):
     return err
 
 
-def test_train_prints_where_things_are(trained, capsys):
+def test_train_prints_where_things_are(trained):
     assert (trained / "config.yaml").exists() and (trained / "losses.png").exists()
     assert sorted(p.name for p in (trained / "checkpoints").iterdir()) == [
         "step_0000002",
         "step_0000004",
+    ]
+    lines = (trained.parent / "train-output.txt").read_text().splitlines()
+    assert lines[0] == f"training fashion -> {trained}"
+    assert lines[1].startswith("finished at step 4/4 (")
+    assert lines[2:] == [
+        f"  samples:    {trained / 'samples' / 'step_0000004.png'}",
+        f"  losses:     {trained / 'losses.png'}",
+        f"  checkpoint: {trained / 'checkpoints' / 'step_0000004'}",
     ]
 
 
@@ -207,6 +220,7 @@ def test_dataset_show_and_info(tmp_path, capsys):
     assert "circle" in capsys.readouterr().out
 
 
+@pytest.mark.slow  # a gankit subprocess
 def test_sigterm_saves_a_checkpoint_and_exits(tmp_path):
     out = tmp_path / "run"
     argv = [

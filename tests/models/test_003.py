@@ -461,11 +461,12 @@ def test_a_kernel_too_large_for_the_image_names_the_knob():
         build_models(cfg, img_size=28, channels=1, num_classes=10)
 
 
+@pytest.mark.slow  # trains two or three runs and compares them
 def test_resume_with_dropout_is_bit_identical(tmp_path):
-    from conftest import tiny_config
     from gankit import training
     from gankit.checkpoint import TRAINING_FILE, read_tensors
     from gankit.run import open_run
+    from tests.support import tiny_config
 
     model = {k: getattr(replace(TINY_KERAS, d_dropout=0.5), k) for k in vars(TINY_KERAS)}
     model["conditioning"] = "none"
@@ -508,10 +509,9 @@ def test_dropout_masks_shard_like_one_process_and_travel_with_the_weights(monkey
 
 @pytest.mark.slow
 def test_two_ranks_with_dropout_match_one_process(tmp_path):
-    from test_distributed import _assert_close, _gankit, _state
-
-    from conftest import tiny_config
     from gankit import config as config_io
+    from tests.support import tiny_config
+    from tests.training.test_distributed import _assert_close, _gankit, _state
 
     model = {
         k: getattr(replace(TINY_KERAS, d_dropout=0.5, g_norm="layer", d_norm="none"), k)

@@ -37,6 +37,7 @@ def tiny_002(tmp_path_factory):
     return out, "\n".join(lines)
 
 
+@pytest.mark.slow  # shares a scaled reproduction of seed 002 on real data
 @realdata
 def test_tiny_reproduction_reports_both_numbers(tiny_002):
     out, said = tiny_002
@@ -59,6 +60,7 @@ def test_tiny_reproduction_reports_both_numbers(tiny_002):
     assert "resuming at step 2, to step 3" in said  # the second point resumed the run
 
 
+@pytest.mark.slow  # shares a scaled reproduction of seed 002 on real data
 @realdata
 def test_running_again_trains_and_measures_nothing(tiny_002, capsys):
     out, _ = tiny_002
@@ -72,6 +74,7 @@ def test_running_again_trains_and_measures_nothing(tiny_002, capsys):
     assert after == before
 
 
+@pytest.mark.slow  # shares a scaled reproduction of seed 002 on real data
 @realdata
 def test_an_unfinished_run_resumes_from_its_checkpoint(tiny_002, capsys):
     out, _ = tiny_002
@@ -87,6 +90,7 @@ def test_an_unfinished_run_resumes_from_its_checkpoint(tiny_002, capsys):
     assert (run / "checkpoints" / "step_0000002" / "state.json").stat().st_mtime_ns == step2
 
 
+@pytest.mark.slow  # shares a scaled reproduction of seed 002 on real data
 @realdata
 def test_another_scale_into_the_same_folder_is_refused(tiny_002, capsys):
     out, _ = tiny_002
@@ -187,6 +191,7 @@ def test_lucic_unknown_objective_is_one_line(objectives, expected, capsys, tmp_p
     assert not (tmp_path / "x").exists()
 
 
+@pytest.mark.slow  # a study of trainings
 @realdata
 def test_lucic_tiny_study_reports_beside_the_paper(tmp_path, capsys):
     out = tmp_path / "lucic"

@@ -57,6 +57,7 @@ def test_channels_last_matches_the_plain_layout(tmp_path):
     torch.testing.assert_close(nhwc_w, nchw_w, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.slow  # trains two or three runs and compares them
 def test_channels_last_runs_resume_bit_for_bit(tmp_path):
     cfg = _cfg(channels_last="on")
     cfg.log.checkpoint_every = 2

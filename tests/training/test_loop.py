@@ -9,7 +9,9 @@ from gankit import training
 from gankit.checkpoint import GENERATOR_FILE, TRAINING_FILE, load_generator, read_tensors
 from gankit.errors import GankitError
 from gankit.losses import LOSSES
+from gankit.models import build_models
 from gankit.run import open_run
+from gankit.sampling import generate
 from gankit.training.plot import loss_panels, plot_losses
 from tests.support import realdata, tiny_config
 
@@ -51,6 +53,7 @@ AUGMENTED = {
 }
 
 
+@pytest.mark.slow  # trains two or three runs and compares them
 @pytest.mark.parametrize("loss", ["hinge", "wgan-gp", "hinge+diffaug+r1"])
 def test_resume_is_bit_identical_to_an_uninterrupted_run(tmp_path, loss):
     extra = {"n_critic": 2} if loss == "wgan-gp" else {}
@@ -102,6 +105,7 @@ def test_bad_augmentation_and_r1_settings_are_one_line(tmp_path, train, loss, me
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.slow  # trains two or three runs and compares them
 def test_non_finite_loss_stops_with_the_last_good_checkpoint(tmp_path, monkeypatch):
     hinge = LOSSES.get("hinge")
     calls = {"n": 0}
@@ -165,8 +169,30 @@ def test_families_and_objectives_train_end_to_end(tmp_path, arch, loss, conditio
     )
     if loss == "wgan":
         cfg.train.optimizer, cfg.train.n_critic = "rmsprop", 2
+    torch.manual_seed(cfg.train.seed)
+    G0, D0 = build_models(cfg.model, img_size=32, channels=3, num_classes=3)  # the step-0 nets
     result = training.train(cfg, tmp_path / "run", progress=False)
-    assert result.step == 3
+    assert result.step == 3 and result.images_seen == 3 * cfg.train.n_critic * 16
+    rows = _metrics(result.run)
+    assert [r["step"] for r in rows] == [1, 2, 3]
+    assert all(math.isfinite(r["d_loss"]) and math.isfinite(r["g_loss"]) for r in rows)
+    # Both networks learned something, and D kept to its objective's constraint.
+    trained = _weights(result.run, 3)
+    for prefix, net in (("G.", G0), ("D.", D0)):
+        moved = [
+            not torch.equal(trained[prefix + k], v)
+            for k, v in net.state_dict().items()
+            if v.is_floating_point()
+        ]
+        assert any(moved), prefix
+    d_weights = [v for k, v in trained.items() if k.startswith("D.") and v.is_floating_point()]
+    if loss == "wgan":
+        assert max(v.abs().max().item() for v in d_weights) <= cfg.loss.clip_value
+    G, _, _ = load_generator(result.run, "latest")
+    images = generate(
+        G, torch.randn(2, cfg.model.z_dim), torch.tensor([0, 1]) if conditioning != "none" else None
+    )
+    assert images.shape == (2, 3, 32, 32) and images.dtype == torch.uint8
 
 
 def test_plan_says_what_train_would_do():
@@ -220,6 +246,7 @@ def test_every_statistic_of_the_objective_is_logged_by_its_key(tmp_path):
         assert row["gp"] >= 0 and math.isfinite(row["d_fake_g"])
 
 
+@pytest.mark.slow  # trains two or three runs and compares them
 def test_resume_reads_a_log_with_other_columns(tmp_path):
     cfg = tiny_config(loss={"loss": "wgan-gp"}, model={"d_norm": "layer"}, train={"steps": 3})
     run = training.train(cfg, tmp_path / "run", progress=False).run
@@ -294,6 +321,7 @@ def test_eval_every_logs_scores_and_keeps_the_best(tmp_path):
     assert run.resolve_checkpoint("best") == run.checkpoint_dir(4)
 
 
+@pytest.mark.slow  # trains two or three runs and compares them
 def test_a_higher_is_better_metric_picks_the_highest_as_best(tmp_path):
     run = _train_with(Scripted([3.0, 5.0, 4.0], higher_is_better=True), tmp_path / "up").run
     assert run.checkpoint_steps() == [2, 4, 6]
@@ -303,12 +331,14 @@ def test_a_higher_is_better_metric_picks_the_highest_as_best(tmp_path):
     assert run.resolve_checkpoint("best") == run.checkpoint_dir(2)
 
 
+@pytest.mark.slow  # trains two or three runs and compares them
 def test_a_non_finite_score_never_becomes_the_best(tmp_path):
     run = _train_with(Scripted([math.nan, 4.0, 5.0]), tmp_path / "run").run
     assert run.checkpoint_steps() == [4, 6]
     assert run.resolve_checkpoint("best") == run.checkpoint_dir(4)
 
 
+@pytest.mark.slow  # trains two or three runs and compares them
 def test_evaluate_is_told_the_step_also_after_a_resume(tmp_path):
     first, then = Scripted([5.0]), Scripted([6.0, 4.0])
     cfg = tiny_config(train={"steps": 3}, log={"eval_every": 2, "checkpoint_every": 0})

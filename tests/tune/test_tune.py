@@ -49,6 +49,7 @@ def _states(study_dir):
     return [t.state.name for t in _study(study_dir).get_trials()]
 
 
+@pytest.mark.slow  # Optuna worker processes
 def test_a_search_in_two_workers_leaves_runs_a_report_a_best_config_and_continues(
     tmp_path, monkeypatch
 ):
@@ -115,6 +116,7 @@ def _tree(folder):
     return sorted((str(p.relative_to(folder)), p.stat().st_mtime_ns) for p in folder.rglob("*"))
 
 
+@pytest.mark.slow  # several tiny studies
 def test_the_command_refuses_bad_input_continues_and_prunes(tmp_path, capsys):
     base = _base()
     base.train.steps = 6  # evaluations at steps 2, 4, 6: pruning may start at the second

@@ -184,6 +184,7 @@ def test_engine_refuses_beyond_its_slots_and_recovers():
     engine.close()
 
 
+@pytest.mark.slow  # a thousand requests
 def test_a_thousand_requests_at_once_get_200_or_503_never_500(runs, tmp_path):
     app = make_app(runs, tmp_path / "q.sqlite", workers=1, queue=2)
     engine = app.state.services.engine

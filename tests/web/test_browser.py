@@ -31,6 +31,7 @@ ARGS = [
 ]
 pytestmark = [
     pytest.mark.browser,
+    pytest.mark.slow,  # a real Chromium
     pytest.mark.skipif(
         sync_playwright is None, reason="playwright is not installed (pip install -e '.[test]')"
     ),

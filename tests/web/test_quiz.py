@@ -105,6 +105,7 @@ def test_csv_has_every_answer(store):
     assert float(rows[0]["seconds"]) >= 0 and rows[0]["answered_utc"].endswith("+00:00")
 
 
+@pytest.mark.slow  # 50 client threads
 def test_fifty_concurrent_answers_keep_the_database_consistent(runs, tmp_path):
     """50 questions, each answered by two clients at once over HTTP: exactly one wins."""
     app = make_app(runs, tmp_path / "q.sqlite")

@@ -87,6 +87,7 @@ def test_default_database_place(runs):
     assert default_db([runs / "cond"]) == runs / "gankit-quiz.sqlite"  # beside a lone run
 
 
+@pytest.mark.slow  # a real uvicorn process
 def test_serve_starts_uvicorn_and_answers(runs, tmp_path):
     db = tmp_path / "answers.sqlite"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}

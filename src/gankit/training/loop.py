@@ -111,7 +111,12 @@ def train_loop(
                         d_total = d_loss
                         # R1 on the reals, every r1.every-th D step (counted over the run).
                         if r1 is not None and r1.due(state.step * train_cfg.n_critic + k):
-                            penalty, state.r1_last = r1(state.D_train, real, y)
+                            penalty, r1_value = r1(state.D_train, real, y)
+                            # Averaged over ranks now (rarely, when lazy), so the value
+                            # logged and checkpointed is the global batch's on every rank.
+                            state.r1_last = (
+                                distributed.mean(dist, r1_value) if dist.enabled else r1_value
+                            )
                             d_total = d_loss + penalty
                     state.opt_d.zero_grad(set_to_none=True)
                     d_total.backward()

@@ -60,7 +60,10 @@ def plot_losses(history: dict[str, list[float]], path: Path, distance_name: str)
     # Plot at most ~2000 points per curve: averaging blocks keeps it fast and honest.
     stride = max(1, math.ceil(len(steps) / 2000))
     window = max(1, len(steps) // stride // 50)
+    # Fixed margins instead of tight_layout, and legends in a fixed corner: each would
+    # otherwise draw the figure once more (five panels of 2,000 steps: 0.83 s -> 0.58 s).
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4), squeeze=False)
+    fig.subplots_adjust(left=0.06, right=0.99, bottom=0.13, top=0.91, wspace=0.22)
     for ax, (title, keys) in zip(axes[0], panels):
         for key in keys:
             y = np.asarray(history[key], dtype=float)
@@ -71,9 +74,8 @@ def plot_losses(history: dict[str, list[float]], path: Path, distance_name: str)
             ax.plot(x, smooth(yb, window), color=line.get_color(), label=key)
         ax.set_title(title)
         ax.set_xlabel("step")
-        ax.legend(loc="best", fontsize=8)
+        ax.legend(loc="upper right", fontsize=8)
         ax.grid(alpha=0.3)
-    fig.tight_layout()
     tmp = path.with_name(f".{path.name}.tmp.png")
     fig.savefig(tmp, dpi=80)
     plt.close(fig)
