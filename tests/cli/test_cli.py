@@ -2,6 +2,7 @@
 
 import contextlib
 import io
+import re
 import subprocess
 import sys
 import time
@@ -9,7 +10,9 @@ import time
 import pytest
 from PIL import Image
 
+from gankit import config as config_io
 from gankit.cli import main
+from gankit.presets import get_preset
 
 TINY = [
     "--dataset",
@@ -210,6 +213,26 @@ def test_presets_and_dry_run(capsys):
     assert main(["train", "--preset", "mnist-wgan", "--lr-d", "1e-4", "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "lr_d: 0.0001" in out and "loss: wgan" in out and "n_critic: 5" in out
+
+
+def test_dry_run_shows_the_networks_and_stays_a_config(tmp_path, capsys):
+    # The document's MNIST DCGAN (Figure 4-4), in its own table form: no data needed.
+    assert main(["train", "--preset", "mnist-dcgan", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "# G: 855,809 parameters" in out and "# D: 392,833 parameters" in out
+    assert "# Total params: 393,729" in out and "# conv2d_1 (Conv2D)" in out
+    saved = tmp_path / "config.yaml"
+    saved.write_text(out)  # the comments keep it a valid config
+    assert config_io.load(saved) == get_preset("mnist-dcgan")
+    # A conditional run counts its labels from the data; a resnet shows its FLOPs.
+    argv = ["train", "--preset", "fashion", "--dataset", "shapes", "--arch", "resnet"]
+    assert main([*argv, "--d-norm", "spectral", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"# G: [\d,]+ parameters, [\d.]+ [KMG]?FLOPs per image", out)
+    assert main(["train", "--preset", "flowers-dcgan", "--dry-run"]) == 0
+    assert "# networks: not built here (preset flowers-dcgan trains on an image folder" not in (
+        capsys.readouterr().out
+    )  # an unconditional folder net needs only the image size
 
 
 def test_dataset_show_and_info(tmp_path, capsys):

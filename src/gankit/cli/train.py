@@ -42,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = api.experiment(args.config or args.preset or "fashion", **overrides)
     if args.dry_run:
         print(config_io.dump_yaml(cfg), end="")
+        print(_networks(cfg, training))
         return 0
     out = args.out or api.default_out(cfg)
     say(f"training {cfg.preset or 'custom config'} -> {out}")
@@ -79,6 +80,33 @@ def _resume(args, overrides, api, training) -> int:
         return 0
     _report(result)
     return 0
+
+
+def _networks(cfg, training) -> str:
+    """The networks the config builds, as YAML comments (the dry run stays a valid config):
+    parameters and FLOPs per image, and for layer-list nets the table in Keras' form.
+
+    Unconditional nets need only the image shape, known without reading the data; the
+    number of labels of a conditional one comes from the data.
+    """
+    from gankit.data.dataset import native_shape
+    from gankit.models import build_models, describe, layer_tables
+
+    data = cfg.data
+    try:
+        if cfg.model.conditioning != "none" and not data.class_names:
+            data = training.plan(cfg).config.data
+        size, channels = native_shape(data) if data.dataset else (0, 0)
+        G, D = build_models(
+            cfg.model,
+            img_size=data.img_size or size,
+            channels=data.channels or channels,
+            num_classes=len(data.class_names),
+        )
+    except GankitError as e:
+        return f"# networks: not built here ({e})"
+    text = describe(G, D) + ("\n" + layer_tables(G, D) if cfg.model.arch == "keras" else "")
+    return "\n".join(f"# {line}".rstrip() for line in text.splitlines())
 
 
 def _report(result) -> None:
