@@ -123,8 +123,15 @@ def barrier(d: Dist) -> None:
 
 
 def shutdown(d: Dist) -> None:
-    if d.enabled:
-        dist.destroy_process_group()
+    """Leaves the process group together: a rank that tore its group down while a peer
+    still had work in flight could leave that peer waiting forever (seen with gloo)."""
+    if not d.enabled:
+        return
+    try:
+        dist.barrier()
+    except RuntimeError:  # a peer is already gone (it failed): nothing to wait for
+        pass
+    dist.destroy_process_group()
 
 
 def lost_contact(d: Dist, error: Exception) -> GankitError:
