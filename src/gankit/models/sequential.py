@@ -267,13 +267,7 @@ class KerasGenerator(GeneratorNet):
         options: what the entries leave to the network.
     """
 
-    def __init__(
-        self,
-        *,
-        spec: PairSpec,
-        layers: list[str],
-        options: NetOptions,
-    ):
+    def __init__(self, *, spec: PairSpec, layers: list[str], options: NetOptions):
         assert spec.conditioning == "none", "keras nets take no labels"
         super().__init__(spec)
         self.net = sequential_net(
@@ -300,13 +294,7 @@ class KerasDiscriminator(DiscriminatorNet):
         options: what the entries leave to the network.
     """
 
-    def __init__(
-        self,
-        *,
-        spec: PairSpec,
-        layers: list[str],
-        options: NetOptions,
-    ):
+    def __init__(self, *, spec: PairSpec, layers: list[str], options: NetOptions):
         assert spec.conditioning == "none", "keras nets take no labels"
         super().__init__(spec)
         self.net = sequential_net(
