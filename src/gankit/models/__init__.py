@@ -1,15 +1,17 @@
 """The generator and discriminator families, and the one way to build them.
 
-Owns ``MODELS`` (arch name -> builder) and ``build_models``, which checks a
-``ModelConfig`` against the data (size, channels, labels) and turns it into
-integers for the model classes. The contract every family keeps:
+Owns ``MODELS`` (arch name -> builder: a ``Family`` table entry, or a function where a
+family needs more) and ``build_models``, which checks a ``ModelConfig`` against the
+data (size, channels, labels) and turns it into integers for the model classes. The
+contract every family keeps:
 
 - ``G(z [B, z_dim], labels [B] | None) -> [B, channels, img_size, img_size]`` in
   [-1, 1] (tanh);
 - ``D(x [B, channels, img_size, img_size], labels [B] | None) -> logits [B]``,
   no sigmoid (the objectives in ``gankit.losses`` work on logits);
-- both expose ``z_dim``, ``img_size``, ``channels``, ``num_classes`` and
-  ``conditional``; an unconditional model ignores the labels it is given.
+- both expose ``z_dim``, ``img_size``, ``channels``, ``num_classes``,
+  ``conditioning`` and ``conditional`` (held by ``GeneratorNet``/``DiscriminatorNet``
+  in ``gankit.models.layers``); an unconditional model ignores the labels it is given.
 
 Families: ``mlp`` (Goodfellow et al. 2014), ``dcgan`` (Radford et al. 2015),
 ``infogan`` (the 28 px networks of Lucic et al. 2018) and ``resnet`` (SNGAN, Miyato
@@ -68,11 +70,21 @@ class Family:
     ) -> tuple[nn.Module, nn.Module]:
         if self.check is not None:
             self.check(cfg)
-        spec = PairSpec(cfg.z_dim, img_size, channels, num_classes, cfg.conditioning)
+        spec = _spec(cfg, img_size=img_size, channels=channels, num_classes=num_classes)
         # G before D: under torch.manual_seed the creation order fixes the initial weights.
         G = self.generator(spec=spec, **_options(cfg, "g", self.g_options))
         D = self.discriminator(spec=spec, **_options(cfg, "d", self.d_options))
         return G, D
+
+
+def _spec(cfg: ModelConfig, *, img_size: int, channels: int, num_classes: int) -> PairSpec:
+    return PairSpec(
+        z_dim=cfg.z_dim,
+        img_size=img_size,
+        channels=channels,
+        num_classes=num_classes,
+        conditioning=cfg.conditioning,
+    )
 
 
 def _options(cfg: ModelConfig, net: str, names: tuple[str, ...]) -> dict[str, object]:
@@ -152,7 +164,7 @@ def build_keras(
     for option in ("g_kernel", "d_kernel"):
         if getattr(cfg, option) < 1:
             raise GankitError(f"--{_flag(option)} must be at least 1 - got {getattr(cfg, option)}")
-    spec = PairSpec(cfg.z_dim, img_size, channels, num_classes, cfg.conditioning)
+    spec = _spec(cfg, img_size=img_size, channels=channels, num_classes=num_classes)
     nets = []
     for net, cls in (("g", KerasGenerator), ("d", KerasDiscriminator)):
         options = NetOptions(
