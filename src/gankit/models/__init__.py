@@ -1,15 +1,17 @@
 """The generator and discriminator families, and the one way to build them.
 
-Owns ``MODELS`` (arch name -> builder) and ``build_models``, which checks a
-``ModelConfig`` against the data (size, channels, labels) and turns it into
-integers for the model classes. The contract every family keeps:
+Owns ``MODELS`` (arch name -> builder: a ``Family`` table entry, or a function where a
+family needs more) and ``build_models``, which checks a ``ModelConfig`` against the
+data (size, channels, labels) and turns it into integers for the model classes. The
+contract every family keeps:
 
 - ``G(z [B, z_dim], labels [B] | None) -> [B, channels, img_size, img_size]`` in
   [-1, 1] (tanh);
 - ``D(x [B, channels, img_size, img_size], labels [B] | None) -> logits [B]``,
   no sigmoid (the objectives in ``gankit.losses`` work on logits);
-- both expose ``z_dim``, ``img_size``, ``channels``, ``num_classes`` and
-  ``conditional``; an unconditional model ignores the labels it is given.
+- both expose ``z_dim``, ``img_size``, ``channels``, ``num_classes``,
+  ``conditioning`` and ``conditional`` (held by ``GeneratorNet``/``DiscriminatorNet``
+  in ``gankit.models.layers``); an unconditional model ignores the labels it is given.
 
 Families: ``mlp`` (Goodfellow et al. 2014), ``dcgan`` (Radford et al. 2015),
 ``infogan`` (the 28 px networks of Lucic et al. 2018) and ``resnet`` (SNGAN, Miyato
@@ -22,6 +24,7 @@ layers in the form of Keras' ``model.summary()``.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from torch import nn
 
@@ -30,7 +33,7 @@ from gankit.errors import GankitError
 from gankit.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from gankit.models.infogan import InfoGANDiscriminator, InfoGANGenerator
 from gankit.models.layer_table import layer_tables
-from gankit.models.layers import ACTIVATIONS, CONDITIONINGS, NORMS
+from gankit.models.layers import ACTIVATIONS, CONDITIONINGS, NORMS, PairSpec
 from gankit.models.mlp import MLPDiscriminator, MLPGenerator
 from gankit.models.resnet import ResNetDiscriminator, ResNetGenerator, check_norms
 from gankit.models.sequential import KerasDiscriminator, KerasGenerator, NetOptions
@@ -43,113 +46,100 @@ MODELS: Registry[Builder] = Registry("model")
 __all__ = ["MODELS", "build_models", "describe", "layer_tables"]
 
 
-@MODELS.register("mlp")
-def build_mlp(
-    cfg: ModelConfig, *, img_size: int, channels: int, num_classes: int
-) -> tuple[nn.Module, nn.Module]:
-    """Fully connected G and D (PyTorch default init, see ``gankit.models.mlp``)."""
-    shared = {"img_size": img_size, "channels": channels, "num_classes": num_classes}
-    G = MLPGenerator(
+@dataclass(frozen=True)
+class Family:
+    """A builder that passes each net the ``ModelConfig`` fields its constructor names.
+
+    An option ``width`` reads ``g_width`` for G and ``d_width`` for D where the config
+    has such a pair, else the shared field (``embed_dim``, ``max_width``).
+
+    Args:
+        generator, discriminator: the family's classes.
+        g_options, d_options: the keyword arguments each takes after ``spec``.
+        check: one-line errors for settings the family does not take, or None.
+    """
+
+    generator: Callable[..., nn.Module]
+    discriminator: Callable[..., nn.Module]
+    g_options: tuple[str, ...]
+    d_options: tuple[str, ...]
+    check: Callable[[ModelConfig], None] | None = None
+
+    def __call__(
+        self, cfg: ModelConfig, *, img_size: int, channels: int, num_classes: int
+    ) -> tuple[nn.Module, nn.Module]:
+        if self.check is not None:
+            self.check(cfg)
+        spec = _spec(cfg, img_size=img_size, channels=channels, num_classes=num_classes)
+        # G before D: under torch.manual_seed the creation order fixes the initial weights.
+        G = self.generator(spec=spec, **_options(cfg, "g", self.g_options))
+        D = self.discriminator(spec=spec, **_options(cfg, "d", self.d_options))
+        return G, D
+
+
+def _spec(cfg: ModelConfig, *, img_size: int, channels: int, num_classes: int) -> PairSpec:
+    return PairSpec(
         z_dim=cfg.z_dim,
-        conditional=cfg.conditioning != "none",
-        embed_dim=cfg.embed_dim,
-        hidden=list(cfg.g_hidden),
-        norm=cfg.g_norm,
-        act=cfg.g_act,
-        **shared,
-    )
-    D = MLPDiscriminator(
-        z_dim=cfg.z_dim,
+        img_size=img_size,
+        channels=channels,
+        num_classes=num_classes,
         conditioning=cfg.conditioning,
-        embed_dim=cfg.embed_dim,
-        hidden=list(cfg.d_hidden),
-        norm=cfg.d_norm,
-        act=cfg.d_act,
-        **shared,
     )
-    return G, D
 
 
-@MODELS.register("dcgan")
-def build_dcgan(
-    cfg: ModelConfig, *, img_size: int, channels: int, num_classes: int
-) -> tuple[nn.Module, nn.Module]:
-    """Convolutional G and D with DCGAN init (see ``gankit.models.dcgan``)."""
-    shared = {"img_size": img_size, "channels": channels, "num_classes": num_classes}
-    G = DCGANGenerator(
-        z_dim=cfg.z_dim,
-        conditional=cfg.conditioning != "none",
-        embed_dim=cfg.embed_dim,
-        width=cfg.g_width,
-        max_width=cfg.max_width,
-        norm=cfg.g_norm,
-        act=cfg.g_act,
-        **shared,
-    )
-    D = DCGANDiscriminator(
-        z_dim=cfg.z_dim,
-        conditioning=cfg.conditioning,
-        width=cfg.d_width,
-        max_width=cfg.max_width,
-        norm=cfg.d_norm,
-        act=cfg.d_act,
-        **shared,
-    )
-    return G, D
+def _options(cfg: ModelConfig, net: str, names: tuple[str, ...]) -> dict[str, object]:
+    options = {}
+    for name in names:
+        own = f"{net}_{name}"
+        value = getattr(cfg, own if hasattr(cfg, own) else name)
+        # A copy, so that a net never shares a list with the config it came from.
+        options[name] = list(value) if isinstance(value, list) else value
+    return options
 
 
-@MODELS.register("infogan")
-def build_infogan(
-    cfg: ModelConfig, *, img_size: int, channels: int, num_classes: int
-) -> tuple[nn.Module, nn.Module]:
-    """Lucic et al.'s InfoGAN-style G and D (see ``gankit.models.infogan``); widths from
-    ``g_width``/``d_width`` (64 = the paper's), ``max_width`` unused."""
-    shared = {"img_size": img_size, "channels": channels, "num_classes": num_classes}
-    G = InfoGANGenerator(
-        z_dim=cfg.z_dim,
-        conditional=cfg.conditioning != "none",
-        embed_dim=cfg.embed_dim,
-        width=cfg.g_width,
-        norm=cfg.g_norm,
-        act=cfg.g_act,
-        **shared,
-    )
-    D = InfoGANDiscriminator(
-        z_dim=cfg.z_dim,
-        conditioning=cfg.conditioning,
-        width=cfg.d_width,
-        norm=cfg.d_norm,
-        act=cfg.d_act,
-        **shared,
-    )
-    return G, D
-
-
-@MODELS.register("resnet")
-def build_resnet(
-    cfg: ModelConfig, *, img_size: int, channels: int, num_classes: int
-) -> tuple[nn.Module, nn.Module]:
-    """Residual G and D of SNGAN (see ``gankit.models.resnet``); widths from
-    ``g_width``/``d_width`` capped by ``max_width``; ``g_act``/``d_act`` unused (ReLU)."""
+def _check_resnet(cfg: ModelConfig) -> None:
     check_norms(cfg.g_norm, cfg.d_norm, conditional=cfg.conditioning != "none")
-    shared = {"img_size": img_size, "channels": channels, "num_classes": num_classes}
-    G = ResNetGenerator(
-        z_dim=cfg.z_dim,
-        conditional=cfg.conditioning != "none",
-        width=cfg.g_width,
-        max_width=cfg.max_width,
-        norm=cfg.g_norm,
-        **shared,
+
+
+# Fully connected G and D (PyTorch default init, see ``gankit.models.mlp``).
+MODELS.register("mlp")(
+    Family(
+        MLPGenerator,
+        MLPDiscriminator,
+        g_options=("embed_dim", "hidden", "norm", "act"),
+        d_options=("embed_dim", "hidden", "norm", "act"),
     )
-    D = ResNetDiscriminator(
-        z_dim=cfg.z_dim,
-        conditioning=cfg.conditioning,
-        width=cfg.d_width,
-        max_width=cfg.max_width,
-        norm=cfg.d_norm,
-        **shared,
+)
+# Convolutional G and D with DCGAN init (see ``gankit.models.dcgan``).
+MODELS.register("dcgan")(
+    Family(
+        DCGANGenerator,
+        DCGANDiscriminator,
+        g_options=("embed_dim", "width", "max_width", "norm", "act"),
+        d_options=("width", "max_width", "norm", "act"),
     )
-    return G, D
+)
+# Lucic et al.'s InfoGAN-style G and D (see ``gankit.models.infogan``); widths from
+# g_width/d_width (64 = the paper's), max_width unused.
+MODELS.register("infogan")(
+    Family(
+        InfoGANGenerator,
+        InfoGANDiscriminator,
+        g_options=("embed_dim", "width", "norm", "act"),
+        d_options=("width", "norm", "act"),
+    )
+)
+# Residual G and D of SNGAN (see ``gankit.models.resnet``); widths from g_width/d_width
+# capped by max_width; g_act/d_act unused (ReLU).
+MODELS.register("resnet")(
+    Family(
+        ResNetGenerator,
+        ResNetDiscriminator,
+        g_options=("width", "max_width", "norm"),
+        d_options=("width", "max_width", "norm"),
+        check=_check_resnet,
+    )
+)
 
 
 @MODELS.register("keras")
@@ -174,12 +164,12 @@ def build_keras(
     for option in ("g_kernel", "d_kernel"):
         if getattr(cfg, option) < 1:
             raise GankitError(f"--{_flag(option)} must be at least 1 - got {getattr(cfg, option)}")
-    shared = {"img_size": img_size, "channels": channels, "num_classes": num_classes}
+    spec = _spec(cfg, img_size=img_size, channels=channels, num_classes=num_classes)
     nets = []
     for net, cls in (("g", KerasGenerator), ("d", KerasDiscriminator)):
         options = NetOptions(
             flag=f"{net}-layers",
-            image=(channels, img_size, img_size),
+            image=spec.image,
             kernel=getattr(cfg, f"{net}_kernel"),
             dropout=getattr(cfg, f"{net}_dropout"),
             slope=getattr(cfg, f"{net}_slope"),
@@ -187,7 +177,7 @@ def build_keras(
             bn_momentum=cfg.bn_momentum,
         )
         layers = list(getattr(cfg, f"{net}_layers"))
-        nets.append(cls(z_dim=cfg.z_dim, layers=layers, options=options, **shared))
+        nets.append(cls(spec=spec, layers=layers, options=options))
     return nets[0], nets[1]
 
 

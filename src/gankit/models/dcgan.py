@@ -20,11 +20,12 @@ from torch import nn
 
 from gankit.errors import GankitError
 from gankit.models.layers import (
+    DiscriminatorNet,
+    GeneratorNet,
     LabelEmbedding,
     LabelMaps,
+    PairSpec,
     activation,
-    check_images,
-    check_noise,
     has_bias,
     init_weights_,
     norm_layer,
@@ -53,15 +54,12 @@ def layout(img_size: int) -> tuple[int, int]:
     )
 
 
-class DCGANGenerator(nn.Module):
+class DCGANGenerator(GeneratorNet):
     """z [B, z_dim] (+ labels [B]) -> images [B, channels, img_size, img_size] in [-1, 1].
 
     Args:
-        z_dim: noise dimensions.
-        img_size: output side; 4*2^k or 7*2^k (see ``layout``).
-        channels: output channels (1 grey, 3 RGB).
-        num_classes: labels in the data (0 = unlabelled); used when conditional.
-        conditional: join a label embedding of ``embed_dim`` to the noise.
+        spec: noise, image (side 4*2^k or 7*2^k, see ``layout``) and labels; when
+            conditional, a label embedding of ``embed_dim`` is joined to the noise.
         width: channels of the finest hidden stage; doubles per coarser stage.
         max_width: cap on channels per stage.
         norm: batch | layer | none | spectral.
@@ -71,23 +69,18 @@ class DCGANGenerator(nn.Module):
     def __init__(
         self,
         *,
-        z_dim: int,
-        img_size: int,
-        channels: int,
-        num_classes: int,
-        conditional: bool,
+        spec: PairSpec,
         embed_dim: int,
         width: int,
         max_width: int,
         norm: str,
         act: str,
     ):
-        super().__init__()
-        self.z_dim, self.img_size, self.channels = z_dim, img_size, channels
-        self.num_classes, self.conditional = num_classes, conditional
-        base, n = layout(img_size)
-        self.embed = LabelEmbedding(num_classes, embed_dim) if conditional else None
-        z_in = z_dim + (embed_dim if conditional else 0)
+        super().__init__(spec)
+        conditional = self.conditional
+        base, n = layout(spec.img_size)
+        self.embed = LabelEmbedding(spec.num_classes, embed_dim) if conditional else None
+        z_in = spec.z_dim + (embed_dim if conditional else 0)
         # Hidden stage i (0 = coarsest, base x base) has width * 2^(n-1-i) channels.
         widths = [min(width << (n - 1 - i), max_width) for i in range(n)]
         bias = has_bias(norm)
@@ -99,28 +92,24 @@ class DCGANGenerator(nn.Module):
             layers += [nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=bias)]
             layers += [norm_layer(norm, c_out, conv=True), activation(act)]
         # state size: [B, width, img_size/2, img_size/2] -> [B, channels, img_size, img_size]
-        layers += [nn.ConvTranspose2d(widths[-1], channels, 4, 2, 1), nn.Tanh()]
+        layers += [nn.ConvTranspose2d(widths[-1], spec.channels, 4, 2, 1), nn.Tanh()]
         self.net = nn.Sequential(*layers)
         init_weights_(self, norm)
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        B = check_noise(self, z, labels)
+        B = self.check_noise(z, labels)
         if self.embed is not None:
             z = self.embed(z, labels)
         x = self.net(z[:, :, None, None])
-        assert x.shape == (B, self.channels, self.img_size, self.img_size)
-        return x
+        return self.checked_images(x, B)
 
 
-class DCGANDiscriminator(nn.Module):
+class DCGANDiscriminator(DiscriminatorNet):
     """images [B, channels, img_size, img_size] (+ labels [B]) -> logits [B].
 
     Args:
-        z_dim: G's noise dimensions (recorded only; D does not use it).
-        img_size: input side; 4*2^k or 7*2^k (see ``layout``).
-        channels: input channels.
-        num_classes: labels in the data (0 = unlabelled).
-        conditioning: none | concat (a learned label map as one extra input
+        spec: noise, image (side 4*2^k or 7*2^k, see ``layout``) and labels;
+            conditioning none | concat (a learned label map as one extra input
             channel) | projection (class term on the final base x base map).
         width: channels of the first stage; doubles per stage.
         max_width: cap on channels per stage.
@@ -132,29 +121,21 @@ class DCGANDiscriminator(nn.Module):
     def __init__(
         self,
         *,
-        z_dim: int,
-        img_size: int,
-        channels: int,
-        num_classes: int,
-        conditioning: str,
+        spec: PairSpec,
         width: int,
         max_width: int,
         norm: str,
         act: str,
     ):
-        super().__init__()
-        self.z_dim = z_dim  # D never sees noise: kept so G and D describe the same pair
-        self.img_size, self.channels, self.num_classes = img_size, channels, num_classes
-        self.conditioning = conditioning
-        self.conditional = conditioning != "none"
-        base, n = layout(img_size)
-        concat = conditioning == "concat"
-        self.embed = LabelMaps(num_classes, img_size) if concat else None
+        super().__init__(spec)
+        base, n = layout(spec.img_size)
+        concat = spec.conditioning == "concat"
+        self.embed = LabelMaps(spec.num_classes, spec.img_size) if concat else None
         # Stage j (at img_size / 2^(j+1)) has width * 2^j channels.
         widths = [min(width << j, max_width) for j in range(n)]
         # No norm on the first layer, as DCGAN: it would erase the input's scale.
         # state size: [B, channels (+1), img_size, img_size] -> [B, width, img_size/2, ...]
-        layers = [nn.Conv2d(channels + int(concat), widths[0], 4, 2, 1), activation(act)]
+        layers = [nn.Conv2d(spec.channels + int(concat), widths[0], 4, 2, 1), activation(act)]
         bias = has_bias(norm)
         for c_in, c_out in itertools.pairwise(widths):
             # state size: [B, c_in, s, s] -> [B, c_out, s/2, s/2]
@@ -164,17 +145,16 @@ class DCGANDiscriminator(nn.Module):
         # psi(phi), a linear map of the whole base x base map: [B, 1, 1, 1]
         self.head = nn.Conv2d(widths[-1], 1, base, 1, 0)
         self.project = projection_head(
-            conditioning, features=widths[-1] * base * base, num_classes=num_classes, norm=norm
+            spec.conditioning,
+            features=widths[-1] * base * base,
+            num_classes=spec.num_classes,
+            norm=norm,
         )
         init_weights_(self, norm)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        B = check_images(self, x, labels)
+        B = self.check_images(x, labels)
         if self.embed is not None:
             x = self.embed(x, labels)
         phi = self.features(x)
-        logits = self.head(phi).reshape(B)
-        if self.project is not None:
-            logits = logits + self.project(phi.flatten(1), labels)
-        assert logits.shape == (B,)
-        return logits
+        return self.logits(self.head(phi).reshape(B), phi.flatten(1), labels)

@@ -24,11 +24,12 @@ from torch import nn
 
 from gankit.errors import GankitError
 from gankit.models.layers import (
+    DiscriminatorNet,
+    GeneratorNet,
     LabelEmbedding,
     LabelMaps,
+    PairSpec,
     activation,
-    check_images,
-    check_noise,
     has_bias,
     init_weights_,
     norm_layer,
@@ -49,15 +50,13 @@ def check_size(img_size: int) -> int:
     return img_size // 4
 
 
-class InfoGANGenerator(nn.Module):
+class InfoGANGenerator(GeneratorNet):
     """z [B, z_dim] (+ labels [B]) -> images [B, channels, img_size, img_size] in [-1, 1].
 
     Args:
-        z_dim: noise dimensions (the paper's 64).
-        img_size: output side, a multiple of 4.
-        channels: output channels.
-        num_classes: labels in the data (0 = unlabelled); used when conditional.
-        conditional: join a label embedding of ``embed_dim`` to the noise.
+        spec: noise (the paper's 64 dimensions), image (side a multiple of 4) and
+            labels; when conditional, a label embedding of ``embed_dim`` is joined
+            to the noise.
         width: channels of the last hidden map (64); the one before has 2 x width and
             the fully connected layer 16 x width units.
         norm: norm after every hidden layer (batch | layer | none | spectral).
@@ -67,22 +66,17 @@ class InfoGANGenerator(nn.Module):
     def __init__(
         self,
         *,
-        z_dim: int,
-        img_size: int,
-        channels: int,
-        num_classes: int,
-        conditional: bool,
+        spec: PairSpec,
         embed_dim: int,
         width: int,
         norm: str,
         act: str,
     ):
-        super().__init__()
-        self.z_dim, self.img_size, self.channels = z_dim, img_size, channels
-        self.num_classes, self.conditional = num_classes, conditional
-        self.base = base = check_size(img_size)
-        self.embed = LabelEmbedding(num_classes, embed_dim) if conditional else None
-        z_in = z_dim + (embed_dim if conditional else 0)
+        super().__init__(spec)
+        conditional = self.conditional
+        self.base = base = check_size(spec.img_size)
+        self.embed = LabelEmbedding(spec.num_classes, embed_dim) if conditional else None
+        z_in = spec.z_dim + (embed_dim if conditional else 0)
         hidden, wide, bias = HIDDEN_PER_WIDTH * width, 2 * width, has_bias(norm)
         # state size: [B, z_in] -> [B, 16w] -> [B, 2w * base * base]
         self.fc = nn.Sequential(
@@ -98,32 +92,28 @@ class InfoGANGenerator(nn.Module):
             nn.ConvTranspose2d(wide, width, 4, 2, 1, bias=bias),
             norm_layer(norm, width, conv=True),
             activation(act),
-            nn.ConvTranspose2d(width, channels, 4, 2, 1),
+            nn.ConvTranspose2d(width, spec.channels, 4, 2, 1),
             nn.Tanh(),
         )
         self._wide = wide
         init_weights_(self, norm)
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        B = check_noise(self, z, labels)
+        B = self.check_noise(z, labels)
         if self.embed is not None:
             z = self.embed(z, labels)
         h = self.fc(z).view(B, self._wide, self.base, self.base)
         x = self.deconv(h)
-        assert x.shape == (B, self.channels, self.img_size, self.img_size)
-        return x
+        return self.checked_images(x, B)
 
 
-class InfoGANDiscriminator(nn.Module):
+class InfoGANDiscriminator(DiscriminatorNet):
     """images [B, channels, img_size, img_size] (+ labels [B]) -> logits [B].
 
     Args:
-        z_dim: G's noise dimensions (recorded only; D does not use it).
-        img_size: input side, a multiple of 4.
-        channels: input channels.
-        num_classes: labels in the data (0 = unlabelled).
-        conditioning: none | concat (a learned label map as one extra input channel)
-            | projection (class term on the 16 x width features).
+        spec: noise, image (side a multiple of 4) and labels; conditioning none |
+            concat (a learned label map as one extra input channel) | projection
+            (class term on the 16 x width features).
         width: channels of the first conv (64); the second has 2 x width, the fully
             connected layer 16 x width units.
         norm: norm of every layer but the first (batch | layer | none | spectral);
@@ -134,28 +124,20 @@ class InfoGANDiscriminator(nn.Module):
     def __init__(
         self,
         *,
-        z_dim: int,
-        img_size: int,
-        channels: int,
-        num_classes: int,
-        conditioning: str,
+        spec: PairSpec,
         width: int,
         norm: str,
         act: str,
     ):
-        super().__init__()
-        self.z_dim = z_dim  # D never sees noise: kept so G and D describe the same pair
-        self.img_size, self.channels, self.num_classes = img_size, channels, num_classes
-        self.conditioning = conditioning
-        self.conditional = conditioning != "none"
-        base = check_size(img_size)
-        concat = conditioning == "concat"
-        self.embed = LabelMaps(num_classes, img_size) if concat else None
+        super().__init__(spec)
+        base = check_size(spec.img_size)
+        concat = spec.conditioning == "concat"
+        self.embed = LabelMaps(spec.num_classes, spec.img_size) if concat else None
         hidden, wide, bias = HIDDEN_PER_WIDTH * width, 2 * width, has_bias(norm)
         self.features = nn.Sequential(
             # No norm on the first layer, as DCGAN: it would erase the input's scale.
             # state size: [B, C (+1), img_size, img_size] -> [B, w, img_size/2, img_size/2]
-            nn.Conv2d(channels + int(concat), width, 4, 2, 1),
+            nn.Conv2d(spec.channels + int(concat), width, 4, 2, 1),
             activation(act),
             # state size: -> [B, 2w, base, base]
             nn.Conv2d(width, wide, 4, 2, 1, bias=bias),
@@ -169,17 +151,13 @@ class InfoGANDiscriminator(nn.Module):
         )  # phi(x)
         self.head = nn.Linear(hidden, 1)  # psi(phi): [B, 1]
         self.project = projection_head(
-            conditioning, features=hidden, num_classes=num_classes, norm=norm
+            spec.conditioning, features=hidden, num_classes=spec.num_classes, norm=norm
         )
         init_weights_(self, norm)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        B = check_images(self, x, labels)
+        self.check_images(x, labels)
         if self.embed is not None:
             x = self.embed(x, labels)
         phi = self.features(x)
-        logits = self.head(phi).squeeze(1)
-        if self.project is not None:
-            logits = logits + self.project(phi, labels)
-        assert logits.shape == (B,)
-        return logits
+        return self.logits(self.head(phi).squeeze(1), phi, labels)

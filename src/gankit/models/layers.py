@@ -1,8 +1,9 @@
 """Building blocks shared by the model families: norms, activations, label inputs.
 
 Owns the meaning of the ``g_norm``/``d_norm`` and ``g_act``/``d_act`` names, the
-DCGAN weight initialisation (Radford et al. 2015, section 4), the input checks at
-every model's boundary, the ways labels enter a model (an embedding joined to a
+DCGAN weight initialisation (Radford et al. 2015, section 4), ``PairSpec`` and the
+base classes ``GeneratorNet``/``DiscriminatorNet`` (the attributes every model exposes
+and the shape checks at its boundary), the ways labels enter a model (an embedding joined to a
 vector, cGAN of Mirza & Osindero 2014; a label map stacked on the image) and the
 projection head of the projection discriminator (Miyato & Koyama 2018, "cGANs
 with Projection Discriminator", eq. 3). Knows nothing about configs or data.
@@ -11,6 +12,7 @@ with Projection Discriminator", eq. 3). Knows nothing about configs or data.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -187,25 +189,94 @@ class LabelMaps(nn.Embedding):
         return torch.cat([x, label_map.to(x.dtype)], dim=1)
 
 
-def check_noise(net: nn.Module, z: torch.Tensor, labels: torch.Tensor | None) -> int:
-    """Asserts G's inputs: ``z [B, net.z_dim]`` and, when conditional, ``labels [B]``.
-    Returns B."""
-    B = z.shape[0]
-    assert z.shape == (B, net.z_dim), f"z: expected [B, {net.z_dim}], got {list(z.shape)}"
-    if net.conditional:
-        assert labels is not None and labels.shape == (B,), "conditional G needs labels [B]"
-    return B
+@dataclass(frozen=True)
+class PairSpec:
+    """What a G/D pair works with: the integers every family's constructor takes first.
+
+    Args:
+        z_dim: G's noise dimensions (D records it so that both describe the same pair).
+        img_size: side of the square images, in pixels.
+        channels: image channels.
+        num_classes: labels in the data (0 = unlabelled).
+        conditioning: how labels enter (see ``CONDITIONINGS``); none = unconditional.
+    """
+
+    z_dim: int
+    img_size: int
+    channels: int
+    num_classes: int
+    conditioning: str
+
+    @property
+    def image(self) -> tuple[int, int, int]:
+        """``(channels, img_size, img_size)``: one image, batch left out."""
+        return self.channels, self.img_size, self.img_size
 
 
-def check_images(net: nn.Module, x: torch.Tensor, labels: torch.Tensor | None) -> int:
-    """Asserts D's inputs: ``x [B, net.channels, net.img_size, net.img_size]`` and, when
-    conditional, ``labels [B]``. Returns B."""
-    B = x.shape[0]
-    expected = (B, net.channels, net.img_size, net.img_size)
-    assert x.shape == expected, f"x: expected {list(expected)}, got {list(x.shape)}"
-    if net.conditional:
-        assert labels is not None and labels.shape == (B,), "conditional D needs labels [B]"
-    return B
+class _PairNet(nn.Module):
+    """The attributes every G and D exposes (``z_dim``, ``img_size``, ``channels``,
+    ``num_classes``, ``conditioning``, ``conditional``) and the shape checks at their
+    boundaries. Creates no parameters, so state-dict names and seeded initial weights
+    stay the families' own."""
+
+    def __init__(self, spec: PairSpec):
+        super().__init__()
+        self.z_dim, self.img_size, self.channels = spec.z_dim, spec.img_size, spec.channels
+        self.num_classes, self.conditioning = spec.num_classes, spec.conditioning
+        self.conditional = spec.conditioning != "none"
+
+    def _check_images(self, x: torch.Tensor, batch: int) -> None:
+        expected = (batch, self.channels, self.img_size, self.img_size)
+        assert x.shape == expected, f"images: expected {list(expected)}, got {list(x.shape)}"
+
+    def _check_labels(self, labels: torch.Tensor | None, batch: int) -> None:
+        # An unconditional net ignores whatever labels it is given.
+        if self.conditional:
+            assert labels is not None and labels.shape == (batch,), (
+                "conditional nets need labels [B]"
+            )
+
+
+class GeneratorNet(_PairNet):
+    """Base of every generator: z [B, z_dim] (+ labels [B]) -> images [B, C, H, W]."""
+
+    def check_noise(self, z: torch.Tensor, labels: torch.Tensor | None) -> int:
+        """Asserts G's inputs: ``z [B, z_dim]`` and, when conditional, ``labels [B]``.
+        Returns B."""
+        B = z.shape[0]
+        assert z.shape == (B, self.z_dim), f"z: expected [B, {self.z_dim}], got {list(z.shape)}"
+        self._check_labels(labels, B)
+        return B
+
+    def checked_images(self, x: torch.Tensor, batch: int) -> torch.Tensor:
+        """``x``, asserted to be ``[batch, channels, img_size, img_size]``."""
+        self._check_images(x, batch)
+        return x
+
+
+class DiscriminatorNet(_PairNet):
+    """Base of every discriminator: images [B, C, H, W] (+ labels [B]) -> logits [B].
+
+    A family that calls ``logits`` sets ``self.project`` (a ``ProjectionHead`` or None).
+    """
+
+    def check_images(self, x: torch.Tensor, labels: torch.Tensor | None) -> int:
+        """Asserts D's inputs: ``x [B, channels, img_size, img_size]`` and, when
+        conditional, ``labels [B]``. Returns B."""
+        B = x.shape[0]
+        self._check_images(x, B)
+        self._check_labels(labels, B)
+        return B
+
+    def logits(
+        self, psi: torch.Tensor, phi: torch.Tensor, labels: torch.Tensor | None
+    ) -> torch.Tensor:
+        """``psi [B]`` plus, under projection conditioning, the class term of ``phi
+        [B, F]`` (Miyato & Koyama 2018, eq. 3); asserted to be ``[B]``."""
+        if self.project is not None:
+            psi = psi + self.project(phi, labels)
+        assert psi.shape == (phi.shape[0],), f"logits: expected [B], got {list(psi.shape)}"
+        return psi
 
 
 class ConditionalBatchNorm2d(nn.Module):

@@ -29,9 +29,10 @@ from torch import nn
 from gankit.errors import GankitError
 from gankit.models.layers import (
     ConditionalBatchNorm2d,
+    DiscriminatorNet,
+    GeneratorNet,
     LabelMaps,
-    check_images,
-    check_noise,
+    PairSpec,
     norm_layer,
     projection_head,
     spectral_norm_,
@@ -131,15 +132,12 @@ class DownBlock(nn.Module):
         return h + skip
 
 
-class ResNetGenerator(nn.Module):
+class ResNetGenerator(GeneratorNet):
     """z [B, z_dim] (+ labels [B]) -> images [B, channels, img_size, img_size] in [-1, 1].
 
     Args:
-        z_dim: noise dimensions.
-        img_size: output side: 28, 32, 64 or 128.
-        channels: output channels.
-        num_classes: labels in the data (0 = unlabelled); used when conditional.
-        conditional: class-conditional batch norm in every block.
+        spec: noise, image (side 28, 32, 64 or 128) and labels; when conditional,
+            class-conditional batch norm in every block.
         width: channels of the finest stage; doubles per coarser stage.
         max_width: cap on channels per stage.
         norm: batch | none (none only unconditional).
@@ -148,54 +146,44 @@ class ResNetGenerator(nn.Module):
     def __init__(
         self,
         *,
-        z_dim: int,
-        img_size: int,
-        channels: int,
-        num_classes: int,
-        conditional: bool,
+        spec: PairSpec,
         width: int,
         max_width: int,
         norm: str,
     ):
-        super().__init__()
-        self.z_dim, self.img_size, self.channels = z_dim, img_size, channels
-        self.num_classes, self.conditional = num_classes, conditional
-        self.base, n = layout(img_size)
+        super().__init__(spec)
+        self.base, n = layout(spec.img_size)
         # Stage i (0 = coarsest, base x base; n = finest, img_size) has width * 2^(n-i).
         widths = [min(width << (n - i), max_width) for i in range(n + 1)]
         # state size: [B, z_dim] -> [B, widths[0] * base * base]
-        self.linear = _init_(nn.Linear(z_dim, widths[0] * self.base**2), residual=False)
-        labels = num_classes if conditional else 0
+        self.linear = _init_(nn.Linear(spec.z_dim, widths[0] * self.base**2), residual=False)
+        labels = spec.num_classes if self.conditional else 0
         # state size: [B, widths[i], s, s] -> [B, widths[i+1], 2s, 2s]
         self.blocks = nn.ModuleList(
             UpBlock(widths[i], widths[i + 1], norm=norm, num_classes=labels) for i in range(n)
         )
         # state size: [B, width, img_size, img_size] -> [B, channels, img_size, img_size]
         self.out_norm = norm_layer(norm, widths[-1], conv=True)
-        self.out_conv = _init_(nn.Conv2d(widths[-1], channels, 3, 1, 1), residual=False)
+        self.out_conv = _init_(nn.Conv2d(widths[-1], spec.channels, 3, 1, 1), residual=False)
         self._base_width = widths[0]
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        B = check_noise(self, z, labels)
+        B = self.check_noise(z, labels)
         labels = labels if self.conditional else None
         h = self.linear(z).view(B, self._base_width, self.base, self.base)
         for block in self.blocks:
             h = block(h, labels)
         x = torch.tanh(self.out_conv(F.relu(self.out_norm(h))))
-        assert x.shape == (B, self.channels, self.img_size, self.img_size)
-        return x
+        return self.checked_images(x, B)
 
 
-class ResNetDiscriminator(nn.Module):
+class ResNetDiscriminator(DiscriminatorNet):
     """images [B, channels, img_size, img_size] (+ labels [B]) -> logits [B].
 
     Args:
-        z_dim: G's noise dimensions (recorded only; D does not use it).
-        img_size: input side: 28, 32, 64 or 128.
-        channels: input channels.
-        num_classes: labels in the data (0 = unlabelled).
-        conditioning: none | concat (a learned label map as one extra input channel)
-            | projection (class term on the pooled features).
+        spec: noise, image (side 28, 32, 64 or 128) and labels; conditioning none |
+            concat (a learned label map as one extra input channel) | projection
+            (class term on the pooled features).
         width: channels of the first block; doubles per block.
         max_width: cap on channels per block.
         norm: spectral (every weight, SNGAN) | layer | none.
@@ -204,46 +192,36 @@ class ResNetDiscriminator(nn.Module):
     def __init__(
         self,
         *,
-        z_dim: int,
-        img_size: int,
-        channels: int,
-        num_classes: int,
-        conditioning: str,
+        spec: PairSpec,
         width: int,
         max_width: int,
         norm: str = "spectral",
     ):
-        super().__init__()
-        self.z_dim = z_dim  # D never sees noise: kept so G and D describe the same pair
-        self.img_size, self.channels, self.num_classes = img_size, channels, num_classes
-        self.conditioning = conditioning
-        self.conditional = conditioning != "none"
-        _base, n = layout(img_size)
-        concat = conditioning == "concat"
-        self.embed = LabelMaps(num_classes, img_size) if concat else None
+        super().__init__(spec)
+        _base, n = layout(spec.img_size)
+        concat = spec.conditioning == "concat"
+        self.embed = LabelMaps(spec.num_classes, spec.img_size) if concat else None
         # Block j (at img_size / 2^(j+1)) has width * 2^j channels; the last keeps the
         # coarsest size and width, as SNGAN's and BigGAN's final non-resampling block.
         widths = [min(width << j, max_width) for j in range(n)]
-        blocks = [DownBlock(channels + int(concat), widths[0], norm=norm, first=True, down=True)]
+        blocks = [
+            DownBlock(spec.channels + int(concat), widths[0], norm=norm, first=True, down=True)
+        ]
         pairs = itertools.pairwise(widths)
         blocks += [DownBlock(a, b, norm=norm, first=False, down=True) for a, b in pairs]
         blocks += [DownBlock(widths[-1], widths[-1], norm=norm, first=False, down=False)]
         self.blocks = nn.Sequential(*blocks)  # [B, widths[-1], base, base]
         self.head = _init_(nn.Linear(widths[-1], 1), residual=False)  # psi(phi): [B, 1]
         self.project = projection_head(
-            conditioning, features=widths[-1], num_classes=num_classes, norm=norm
+            spec.conditioning, features=widths[-1], num_classes=spec.num_classes, norm=norm
         )
         if norm == "spectral":
             spectral_norm_(self)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        B = check_images(self, x, labels)
+        self.check_images(x, labels)
         if self.embed is not None:
             x = self.embed(x, labels)
         # Sum, not mean, over positions: phi grows with the image, as in SNGAN's D.
         phi = F.relu(self.blocks(x)).sum(dim=(2, 3))  # [B, widths[-1]]
-        logits = self.head(phi).squeeze(1)
-        if self.project is not None:
-            logits = logits + self.project(phi, labels)
-        assert logits.shape == (B,)
-        return logits
+        return self.logits(self.head(phi).squeeze(1), phi, labels)

@@ -38,7 +38,13 @@ from torch import nn
 
 from gankit.errors import GankitError
 from gankit.models.keras_layers import FUSED, Conv2D, Conv2DTranspose, Dense, Dropout
-from gankit.models.layers import check_images, check_noise, norm_layer, spectral_norm_
+from gankit.models.layers import (
+    DiscriminatorNet,
+    GeneratorNet,
+    PairSpec,
+    norm_layer,
+    spectral_norm_,
+)
 
 KERAS_BN_EPS = 1e-3  # BatchNormalization's default; the document never changes it
 Shape = tuple[int, ...]  # (features,) or (channels, height, width), batch left out
@@ -251,75 +257,50 @@ def sequential_net(
     return net
 
 
-class KerasGenerator(nn.Module):
+class KerasGenerator(GeneratorNet):
     """z [B, z_dim] -> images [B, channels, img_size, img_size] through ``layers``.
 
     Args:
-        z_dim: noise dimensions.
-        img_size, channels: the images the layers must end in.
-        num_classes: labels in the data (recorded; the family takes no labels).
+        spec: noise, the images the layers must end in, and labels (recorded; the
+            family takes none, so conditioning is none).
         layers: the entries, first to last (see the module docstring).
         options: what the entries leave to the network.
     """
 
-    def __init__(
-        self,
-        *,
-        z_dim: int,
-        img_size: int,
-        channels: int,
-        num_classes: int,
-        layers: list[str],
-        options: NetOptions,
-    ):
-        super().__init__()
-        self.z_dim, self.img_size, self.channels = z_dim, img_size, channels
-        self.num_classes, self.conditional = num_classes, False
+    def __init__(self, *, spec: PairSpec, layers: list[str], options: NetOptions):
+        assert spec.conditioning == "none", "keras nets take no labels"
+        super().__init__(spec)
         self.net = sequential_net(
             layers,
-            (z_dim,),
-            (channels, img_size, img_size),
+            (spec.z_dim,),
+            spec.image,
             options,
             "images - end them at the image size with 'conv image' or 'dense image', "
             "'reshape image'",
         )
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        B = check_noise(self, z, labels)
-        x = self.net(z)
-        assert x.shape == (B, self.channels, self.img_size, self.img_size)
-        return x
+        B = self.check_noise(z, labels)
+        return self.checked_images(self.net(z), B)
 
 
-class KerasDiscriminator(nn.Module):
+class KerasDiscriminator(DiscriminatorNet):
     """images [B, channels, img_size, img_size] -> logits [B] through ``layers``.
 
     Args:
-        z_dim: G's noise dimensions (recorded only; D does not use it).
-        img_size, channels: the input images.
-        num_classes: labels in the data (recorded; the family takes no labels).
+        spec: noise, the input images, and labels (recorded; the family takes none,
+            so conditioning is none).
         layers: the entries, first to last, ending in one logit (``dense 1``).
         options: what the entries leave to the network.
     """
 
-    def __init__(
-        self,
-        *,
-        z_dim: int,
-        img_size: int,
-        channels: int,
-        num_classes: int,
-        layers: list[str],
-        options: NetOptions,
-    ):
-        super().__init__()
-        self.z_dim = z_dim  # D never sees noise: kept so G and D describe the same pair
-        self.img_size, self.channels, self.num_classes = img_size, channels, num_classes
-        self.conditioning, self.conditional = "none", False
-        image = (channels, img_size, img_size)
-        self.net = sequential_net(layers, image, (1,), options, "logit - end them with 'dense 1'")
+    def __init__(self, *, spec: PairSpec, layers: list[str], options: NetOptions):
+        assert spec.conditioning == "none", "keras nets take no labels"
+        super().__init__(spec)
+        self.net = sequential_net(
+            layers, spec.image, (1,), options, "logit - end them with 'dense 1'"
+        )
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        B = check_images(self, x, labels)
-        logits = self.net(x).reshape(B)
-        return logits
+        B = self.check_images(x, labels)
+        return self.net(x).reshape(B)
