@@ -6,26 +6,16 @@ import json
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 
 from gankit.cli import fid
 from gankit.errors import GankitError
-from gankit.metrics import inception
 from gankit.run import create_run
 from tests.support import tiny_config
 
-FAKE = inception.Network(
-    module=lambda x: F.adaptive_avg_pool2d(x, 4).flatten(1),
-    name="fake-net",
-    sha1="f" * 40,
-    dim=48,
-    device=torch.device("cpu"),
-)
-
 
 @pytest.fixture(autouse=True)
-def fake_network(monkeypatch):
-    monkeypatch.setattr(inception, "load_network", lambda device="cpu": FAKE)
+def fake_network(fake_inception):
+    """Every test here runs on the stand-in network (see conftest)."""
 
 
 def gankit(*argv):

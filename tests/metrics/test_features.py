@@ -7,29 +7,20 @@ The stand-in keeps everything but the network itself: sources, preprocessing to
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 from PIL import Image
 
 from gankit import training
 from gankit.config import DataConfig
 from gankit.errors import GankitError
-from gankit.metrics import METRICS, compare_sources, features, inception, source_features
+from gankit.metrics import METRICS, compare_sources, features, source_features
 from gankit.metrics.sources import DatasetSource, FolderSource, GeneratorSource, open_source
 from gankit.run import create_run
 from tests.support import tiny_config
 
-FAKE = inception.Network(
-    module=lambda x: F.adaptive_avg_pool2d(x, 4).flatten(1),  # [b, 3 * 4 * 4] per image
-    name="fake-net",
-    sha1="f" * 40,
-    dim=48,
-    device=torch.device("cpu"),
-)
-
 
 @pytest.fixture(autouse=True)
-def fake_network(monkeypatch):
-    monkeypatch.setattr(inception, "load_network", lambda device="cpu": FAKE)
+def fake_network(fake_inception):
+    """Every test here runs on the stand-in network (see conftest)."""
 
 
 @pytest.fixture(scope="module")
