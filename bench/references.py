@@ -1,8 +1,8 @@
 """The reference implementations' training loops, as their scripts run them.
 
-Re-typed from the three scripts the speed issue names, so that they can be timed
-on the same machine, in the same benchmark run, as gankit (the issue's own figures
-were taken on another CPU; see the README):
+Re-typed from the three reference scripts gankit's speed is compared with, so that
+they can be timed on the same machine, in the same benchmark run, as gankit (their
+published speed figures were taken on another CPU; see the README):
 
 - pytorch/examples ``dcgan/main.py`` (``--dataset mnist --imageSize 64``): DataLoader
   with 2 workers and per-image Resize/ToTensor/Normalize, BCELoss after a Sigmoid,
