@@ -29,7 +29,7 @@ from gankit.run import Run
 from gankit.training import distributed
 from gankit.training.fast import to_layout
 from gankit.training.log import MetricsLog
-from gankit.training.maintenance import Evaluate, Maintenance, Session
+from gankit.training.maintenance import Clock, Evaluate, Maintenance
 from gankit.training.state import TrainState
 
 
@@ -39,7 +39,7 @@ class TrainResult:
     step: int
     total_steps: int
     images_seen: int
-    seconds: float  # wall time of this session
+    seconds: float  # wall time of this call of the loop
     stopped: str  # finished | time budget | interrupted | an evaluation's reason
     checkpoint: Path | None
     last_sample: Path | None
@@ -73,11 +73,11 @@ def train_loop(
         tensorboard_dir=run.path / "tensorboard" if _has_tb() and dist.main else None,
     )
     log.load_history(upto_step=state.step)
-    session = Session(time.monotonic(), state.images_seen, state.elapsed_seconds)
+    clock = Clock(time.monotonic(), state.images_seen, state.elapsed_seconds)
     minutes = train_cfg.max_minutes
-    deadline = session.started + minutes * 60 if minutes > 0 else float("inf")
+    deadline = clock.started + minutes * 60 if minutes > 0 else float("inf")
     bar = _progress_bar(state, enabled=progress and dist.main)
-    maintenance = Maintenance(state, run, log, session, evaluate=evaluate, bar=bar)
+    maintenance = Maintenance(state, run, log, clock, evaluate=evaluate, bar=bar)
     autocast = _autocast(state.device, train_cfg.bf16)
     flips = {"hflip": cfg.data.hflip, "vflip": cfg.data.vflip}
     rank_batch = train_cfg.batch_size // dist.world  # this rank's share of the global batch
@@ -168,7 +168,7 @@ def train_loop(
         state.step,
         state.total_steps,
         state.images_seen,
-        session.seconds(),
+        clock.seconds(),
         stopped,
         maintenance.checkpoint,
         maintenance.last_sample,

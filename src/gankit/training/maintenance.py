@@ -56,12 +56,12 @@ class StopTraining(Exception):
 
 
 @dataclass
-class Session:
+class Clock:
     """When this call of the loop started, for images per second and the run's total time."""
 
     started: float  # time.monotonic()
     images_at_start: int
-    seconds_before: float  # training time of the run's earlier sessions
+    seconds_before: float  # training time of the run before this call
 
     def seconds(self) -> float:
         return time.monotonic() - self.started
@@ -79,12 +79,12 @@ class Maintenance:
         state: TrainState,
         run: Run,
         log: MetricsLog,
-        session: Session,
+        clock: Clock,
         *,
         evaluate: Evaluate | None = None,
         bar=None,
     ):
-        self.state, self.run, self.log, self.session = state, run, log, session
+        self.state, self.run, self.log, self.clock = state, run, log, clock
         self.evaluate, self.bar = evaluate, bar
         # Only rank 0 holds ``evaluate``; the others must know whether it evaluates.
         self.evaluating: bool = distributed.broadcast(state.dist, evaluate is not None)
@@ -144,7 +144,7 @@ class Maintenance:
     def _flush(self, scores: dict[str, float]) -> None:
         """Writes the queued steps' metrics (and scores); stops every rank on a non-finite loss."""
         state, dist = self.state, self.state.dist
-        ips = (state.images_seen - self.session.images_at_start) / max(self.session.seconds(), 1e-9)
+        ips = (state.images_seen - self.clock.images_at_start) / max(self.clock.seconds(), 1e-9)
         reduce = functools.partial(distributed.mean, dist) if dist.enabled else None
         record, bad = None, None
         try:
@@ -175,7 +175,7 @@ class Maintenance:
         """Writes a checkpoint (marked ``best`` when ``best_scores`` is given) and prunes."""
         self._check_weights()
         state, run = self.state, self.run
-        state.elapsed_seconds = self.session.seconds_before + self.session.seconds()
+        state.elapsed_seconds = self.clock.seconds_before + self.clock.seconds()
         generator, training, saved = snapshot(state)
         self.checkpoint = write_checkpoint(
             run, state.step, generator=generator, training=training, state=saved

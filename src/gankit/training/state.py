@@ -61,7 +61,7 @@ class TrainState:
     D_g: nn.Module | None = None  # D for G's update: never DDP (D's grads are off there)
     step: int = 0  # generator updates done
     images_seen: int = 0  # real images shown to D
-    elapsed_seconds: float = 0.0  # training time over all sessions of this run
+    elapsed_seconds: float = 0.0  # training time over every resumed stretch of this run
     total_steps: int = 0
     augment: DiffAugment | None = None  # what D sees: augmented reals and fakes
     ada: AdaptiveStrength | None = None  # tunes augment.p from D's outputs on reals
