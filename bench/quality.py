@@ -14,6 +14,7 @@ interrupted with Ctrl-C keeps its folder and says how to continue.
     python bench/quality.py fashion --minutes 10 --n 2000
     python bench/quality.py fashion --minutes 10 --n 2000 --set arch=resnet --set d_norm=spectral
     python bench/quality.py --run runs/quality/fashion-... --n 10000   # evaluate an existing run
+    python bench/quality.py --run RUN --checkpoint 4000 --json q.json  # one of its snapshots
 
 Write the load (``uptime``) beside any figure: minutes of training mean little
 on a machine that was doing something else at the time.
@@ -60,6 +61,8 @@ def main() -> int:
         "--set", action="append", default=[], metavar="FIELD=VALUE", help="any config field"
     )
     p.add_argument("--seed", type=int, default=0, help="generation seeds and real subsets")
+    p.add_argument("--checkpoint", default="latest", help="with --run: the step to evaluate")
+    p.add_argument("--json", type=Path, help="write the row here (default RUN/quality.json)")
     args = p.parse_args()
     run = args.run or args.out
     run = run or Path("runs/quality") / f"{args.preset}-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -95,13 +98,20 @@ def measure(args: argparse.Namespace, run: Path) -> dict:
     print(f"evaluating {run}: {args.n:,} generated vs {args.n:,} test images", flush=True)
     start = time.monotonic()
     report = gankit.evaluate(
-        run, n=args.n, kid=True, floor=True, memorization=0, device=args.device, seed=args.seed
+        run,
+        n=args.n,
+        kid=True,
+        floor=True,
+        memorization=0,
+        device=args.device,
+        seed=args.seed,
+        checkpoint=args.checkpoint,
     )
     eval_s = time.monotonic() - start
     row = _row(report, args, minutes, train_s, eval_s)
     if args.run is None:
         row["stopped"] = result.stopped
-    (Path(run) / "quality.json").write_text(json.dumps(row, indent=1) + "\n")
+    (args.json or Path(run) / "quality.json").write_text(json.dumps(row, indent=1) + "\n")
     return row
 
 
