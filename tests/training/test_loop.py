@@ -54,13 +54,16 @@ AUGMENTED = {
 
 
 @pytest.mark.slow  # trains two or three runs and compares them
-@pytest.mark.parametrize("loss", ["hinge", "wgan-gp", "hinge+diffaug+r1"])
+@pytest.mark.parametrize("loss", ["hinge", "wgan-gp", "hinge+diffaug+r1", "hinge+crop+rotation"])
 def test_resume_is_bit_identical_to_an_uninterrupted_run(tmp_path, loss):
     extra = {"n_critic": 2} if loss == "wgan-gp" else {}
-    losses = {"loss": loss}
+    losses, data = {"loss": loss}, {"hflip": True}
     if loss == "hinge+diffaug+r1":
         extra, losses = AUGMENTED, {"loss": "hinge", "r1_gamma": 1.0, "r1_every": 4}
-    sections = {"loss": losses, "data": {"hflip": True}, "train": extra}
+    if loss == "hinge+crop+rotation":  # on channel-normalised images
+        losses = {"loss": "hinge"}
+        data |= {"crop_padding": 3, "rotate_degrees": 15.0, "normalize": "channel"}
+    sections = {"loss": losses, "data": data, "train": extra}
     straight = training.train(tiny_config(**sections), tmp_path / "a", progress=False).run
 
     half = tiny_config(**sections)
