@@ -251,7 +251,16 @@ class LogConfig:
         resumable=True,
     )
     sample_every: int = knob(
-        500, "how often a sample grid is saved; 0 = only at the end", unit="steps", resumable=True
+        500,
+        "how often a sample grid is saved; 0 = none by steps (the end always gets one)",
+        unit="steps",
+        resumable=True,
+    )
+    sample_every_epochs: int = knob(
+        0,
+        "also save a sample grid whenever this many passes of the data end; 0 = off",
+        unit="epochs",
+        resumable=True,
     )
     checkpoint_every: int = knob(
         2000, "how often a checkpoint is saved; 0 = only at the end", unit="steps", resumable=True

@@ -85,7 +85,13 @@ def _check(cfg: Config, n_images: int) -> None:
     for name in ("lr_g", "lr_d"):
         if getattr(t, name) <= 0:
             raise GankitError(f"--{name.replace('_', '-')} must be positive")
-    for name in ("log_every", "sample_every", "checkpoint_every", "eval_every"):
+    for name in (
+        "log_every",
+        "sample_every",
+        "sample_every_epochs",
+        "checkpoint_every",
+        "eval_every",
+    ):
         if getattr(cfg.log, name) < 0:
             raise GankitError(f"--{name.replace('_', '-')} must be 0 or more")
     for name in ("compile", "channels_last"):
