@@ -48,6 +48,8 @@ def pixel_scale(data: DataConfig) -> PixelScale:
     """The scale a run trains at, from its (completed) data config."""
     if data.normalize == "minmax":
         return MINMAX
+    # Empty figures here would silently mean [-1, 1]: the config must come from a run.
+    assert data.normalize_mean and data.normalize_std, "channel scale of an uncompleted config"
     return PixelScale(tuple(data.normalize_mean), tuple(data.normalize_std))
 
 
