@@ -95,6 +95,7 @@ def test_the_sets_read_from_the_fields_are_the_ones_the_code_relies_on():
     log = {
         "log_every",
         "sample_every",
+        "sample_every_epochs",
         "checkpoint_every",
         "keep_training_states",
         "sample_count",

@@ -219,6 +219,7 @@ def load_generator(run: Run, which: str | int = "latest", device: str | torch.de
 
     Returns ``(G, config, state)`` with G in eval mode on ``device``.
     """
+    from gankit.images import pixel_scale
     from gankit.models import build_models
 
     cfg = run.config()
@@ -231,4 +232,5 @@ def load_generator(run: Run, which: str | int = "latest", device: str | torch.de
         num_classes=len(cfg.data.class_names),
     )
     load_module_state(G, read_tensors(ckpt, GENERATOR_FILE), ckpt / GENERATOR_FILE)
+    G.pixel_scale = pixel_scale(cfg.data)  # how its outputs become pixels (see sampling)
     return G.to(device).eval(), cfg, state

@@ -82,6 +82,31 @@ class DataConfig:
     use_labels: bool = knob(True, "image folders: the first-level subfolder is the class")
     hflip: bool = knob(False, "random horizontal flips (p = 0.5), drawn per batch on the device")
     vflip: bool = knob(False, "random vertical flips (p = 0.5)")
+    crop_padding: int = knob(
+        0,
+        "random crops: pad each side by this much (reflecting the edge) and cut img_size back "
+        "out at a random offset, as torchvision's RandomCrop(size, padding); 0 = off",
+        unit="pixels",
+    )
+    rotate_degrees: float = knob(
+        0.0,
+        "random rotations by an angle uniform in [-d, d], bilinear, corners filled by "
+        "reflection; 0 = off, at most 180",
+        unit="degrees",
+    )
+    normalize: str = knob(
+        "minmax",
+        "how pixels become model inputs: minmax (x/127.5 - 1, i.e. [-1, 1]) | channel "
+        "((x/255 - mean_c) / std_c, so G's tanh reaches mean_c +- std_c)",
+    )
+    normalize_mean: list[float] = knob(  # noqa: RUF009
+        [],
+        "channel: each channel's mean on the [0, 1] scale; [] = measured over the training "
+        "set when the run starts (and kept in config.yaml)",
+    )
+    normalize_std: list[float] = knob(  # noqa: RUF009
+        [], "channel: each channel's standard deviation on the [0, 1] scale; [] = measured"
+    )
     min_images: int = knob(16, "fewer usable images than this is an error", unit="images")
     shapes_count: int = knob(10000, "built-in `shapes`: how many images to generate", unit="images")
     shapes_seed: int = knob(0, "built-in `shapes`: the seed they are generated from")
@@ -226,7 +251,16 @@ class LogConfig:
         resumable=True,
     )
     sample_every: int = knob(
-        500, "how often a sample grid is saved; 0 = only at the end", unit="steps", resumable=True
+        500,
+        "how often a sample grid is saved; 0 = none by steps (the end always gets one)",
+        unit="steps",
+        resumable=True,
+    )
+    sample_every_epochs: int = knob(
+        0,
+        "also save a sample grid whenever this many passes of the data end; 0 = off",
+        unit="epochs",
+        resumable=True,
     )
     checkpoint_every: int = knob(
         2000, "how often a checkpoint is saved; 0 = only at the end", unit="steps", resumable=True

@@ -1,30 +1,75 @@
 """Image tensors and files: float <-> uint8, grids, PNG via Pillow.
 
-Images travel as uint8 NCHW tensors; the one conversion to the models' [-1, 1]
-range happens on the device (``to_float``), and generated images are quantised
-back with ``to_uint8`` before anything looks at them.
+Images travel as uint8 NCHW tensors; the one conversion to the models' range
+happens on the device (``to_float``), and generated images are quantised back
+with ``to_uint8`` before anything looks at them. Both follow the run's
+``PixelScale``: [-1, 1] by default, or per-channel mean/std normalisation
+(torchvision's ``Normalize``), which a run's config states and ``pixel_scale``
+reads from it.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
 
+from gankit.config import DataConfig
 from gankit.errors import GankitError
 
 
-def to_float(x: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """uint8 [0, 255] -> float [-1, 1]."""
-    return x.to(dtype).mul_(1 / 127.5).sub_(1.0)
+@dataclass(frozen=True)
+class PixelScale:
+    """How uint8 pixels map to the models' floats: ``(x / 255 - mean_c) / std_c``.
+
+    Empty ``mean`` and ``std`` mean [-1, 1] (mean = std = 0.5 for every channel),
+    computed as ``x / 127.5 - 1`` so that runs made before channel statistics
+    existed keep their exact bits.
+    """
+
+    mean: tuple[float, ...] = ()
+    std: tuple[float, ...] = ()
+
+    def _affine(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(mean, std) shaped [1, C, 1, 1] for ``x``'s channels, on its device."""
+        shape = (1, -1) + (1,) * (x.dim() - 2)
+        mean = torch.tensor(self.mean, device=x.device).view(shape)
+        return mean, torch.tensor(self.std, device=x.device).view(shape)
 
 
-def to_uint8(x: torch.Tensor) -> torch.Tensor:
-    """float [-1, 1] -> uint8, rounded to nearest (inverse of ``to_float``)."""
-    return x.detach().float().add(1.0).mul_(127.5).round_().clamp_(0, 255).to(torch.uint8)
+MINMAX = PixelScale()
+
+
+def pixel_scale(data: DataConfig) -> PixelScale:
+    """The scale a run trains at, from its (completed) data config."""
+    if data.normalize == "minmax":
+        return MINMAX
+    # Empty figures here would silently mean [-1, 1]: the config must come from a run.
+    assert data.normalize_mean and data.normalize_std, "channel scale of an uncompleted config"
+    return PixelScale(tuple(data.normalize_mean), tuple(data.normalize_std))
+
+
+def to_float(
+    x: torch.Tensor, dtype: torch.dtype = torch.float32, scale: PixelScale = MINMAX
+) -> torch.Tensor:
+    """uint8 [0, 255] -> float: [-1, 1], or ``(x / 255 - mean_c) / std_c`` by ``scale``."""
+    if scale == MINMAX:
+        return x.to(dtype).mul_(1 / 127.5).sub_(1.0)
+    mean, std = scale._affine(x)
+    return x.to(dtype).mul_(1 / 255).sub_(mean).div_(std)
+
+
+def to_uint8(x: torch.Tensor, scale: PixelScale = MINMAX) -> torch.Tensor:
+    """float -> uint8, rounded to nearest and clamped (inverse of ``to_float`` at ``scale``)."""
+    x = x.detach().float()
+    if scale == MINMAX:
+        return x.add(1.0).mul_(127.5).round_().clamp_(0, 255).to(torch.uint8)
+    mean, std = scale._affine(x)
+    return x.mul(std).add_(mean).mul_(255).round_().clamp_(0, 255).to(torch.uint8)
 
 
 def make_grid(

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 import torch
 from torch import nn
 
-from gankit.images import to_uint8
+from gankit.images import MINMAX, to_uint8
 
 
 def noise(seeds: Sequence[int], z_dim: int) -> torch.Tensor:
@@ -39,8 +39,14 @@ def generate(
     *,
     batch_size: int = 256,
 ) -> torch.Tensor:
-    """Runs G in eval mode over ``z`` (and ``labels``) in batches -> uint8 [N, C, H, W] on the CPU."""
+    """Runs G in eval mode over ``z`` (and ``labels``) in batches -> uint8 [N, C, H, W] on the CPU.
+
+    G's outputs are turned into pixels at ``G.pixel_scale`` (set by ``load_generator`` and
+    the training state from the run's config), [-1, 1] when G has none.
+    """
     device = next(G.parameters()).device
+    # Models know only integers; where a run's G is built, its pixel scale is set on it.
+    scale = getattr(G, "pixel_scale", MINMAX)
     was_training = G.training
     G.eval()
     out = []
@@ -48,7 +54,7 @@ def generate(
         for i in range(0, len(z), batch_size):
             zb = z[i : i + batch_size].to(device)
             yb = None if labels is None else labels[i : i + batch_size].to(device)
-            out.append(to_uint8(G(zb, yb)).cpu())
+            out.append(to_uint8(G(zb, yb), scale).cpu())
     finally:
         G.train(was_training)
     return (

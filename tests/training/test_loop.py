@@ -41,6 +41,19 @@ def test_a_tiny_run_writes_the_whole_run_folder(tmp_path):
     assert G(torch.zeros(2, 16), torch.tensor([0, 1])).shape == (2, 3, 32, 32)
 
 
+def test_samples_by_epochs_land_where_the_passes_end_also_after_a_resume(tmp_path):
+    # 96 images in batches of 20: two passes (192 images) end within step 10 (200 seen).
+    log = {"sample_every": 0, "sample_every_epochs": 2, "checkpoint_every": 5}
+    cfg = tiny_config(train={"batch_size": 20, "steps": 5}, log=log)
+    training.train(cfg, tmp_path / "run", progress=False)
+    run = open_run(tmp_path / "run")
+    longer = run.config()
+    longer.train.steps = 12
+    training.resume(run, longer, progress=False)
+    names = sorted(p.name for p in run.samples_dir.iterdir())
+    assert names == ["step_0000005.png", "step_0000010.png", "step_0000012.png"]
+
+
 def _weights(run, step):
     return read_tensors(run.checkpoint_dir(step), TRAINING_FILE)
 
@@ -54,13 +67,16 @@ AUGMENTED = {
 
 
 @pytest.mark.slow  # trains two or three runs and compares them
-@pytest.mark.parametrize("loss", ["hinge", "wgan-gp", "hinge+diffaug+r1"])
+@pytest.mark.parametrize("loss", ["hinge", "wgan-gp", "hinge+diffaug+r1", "hinge+crop+rotation"])
 def test_resume_is_bit_identical_to_an_uninterrupted_run(tmp_path, loss):
     extra = {"n_critic": 2} if loss == "wgan-gp" else {}
-    losses = {"loss": loss}
+    losses, data = {"loss": loss}, {"hflip": True}
     if loss == "hinge+diffaug+r1":
         extra, losses = AUGMENTED, {"loss": "hinge", "r1_gamma": 1.0, "r1_every": 4}
-    sections = {"loss": losses, "data": {"hflip": True}, "train": extra}
+    if loss == "hinge+crop+rotation":  # on channel-normalised images
+        losses = {"loss": "hinge"}
+        data |= {"crop_padding": 3, "rotate_degrees": 15.0, "normalize": "channel"}
+    sections = {"loss": losses, "data": data, "train": extra}
     straight = training.train(tiny_config(**sections), tmp_path / "a", progress=False).run
 
     half = tiny_config(**sections)

@@ -1,13 +1,17 @@
 """Turns a ``DataConfig`` into an ``ImageData``: which loader, then one resize.
 
 Owns: recognising what ``cfg.dataset`` names (built-in, image folder, CSV, ``nlvr:PATH``),
-dispatching to the loader, and converting the whole dataset once, vectorised,
-to ``cfg.img_size`` / ``cfg.channels`` (0 keeps the dataset's own). Images stay
-uint8 on the CPU; scaling to [-1, 1] happens on the device, elsewhere.
+checking the data options, dispatching to the loader, converting the whole
+dataset once, vectorised, to ``cfg.img_size`` / ``cfg.channels`` (0 keeps the
+dataset's own), and completing the normalisation from the data
+(``resolve_normalization``). Images stay uint8 on the CPU; scaling happens on
+the device, elsewhere.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import os
 from pathlib import Path
 
@@ -17,12 +21,19 @@ import torch.nn.functional as F
 from gankit.config import DataConfig
 from gankit.data import folder, idx, nlvr, shapes, sources
 from gankit.data.csv import read_csv
-from gankit.data.imagedata import DIGIT_CLASSES, FASHION_MNIST_CLASSES, ImageData
+from gankit.data.imagedata import (
+    DIGIT_CLASSES,
+    FASHION_MNIST_CLASSES,
+    ImageData,
+    channel_statistics,
+)
 from gankit.errors import GankitError
 from gankit.registry import unknown_name_message
 
 BUILTINS = ("fashion-mnist", "mnist", "shapes")
 SPLITS = ("train", "test")
+NORMALIZATIONS = ("minmax", "channel")
+MAX_ROTATION = 180.0  # degrees; beyond it the range of angles only repeats
 FOLDER_DEFAULT_SIZE = 64  # image folders have no single size of their own
 _NATIVE = {
     "fashion-mnist": (28, 1),
@@ -72,6 +83,73 @@ def dataset_kind(name: str) -> str:
     raise GankitError(
         f"{message}; a path to an image folder or a .csv file, or nlvr:PATH, is also accepted"
     )
+
+
+def check_options(cfg: DataConfig) -> None:
+    """Checks the augmentation and normalisation options, before anything is loaded.
+
+    Raises:
+        GankitError: one line naming the option and its valid range.
+    """
+    if not 0 <= cfg.rotate_degrees <= MAX_ROTATION:
+        raise GankitError(
+            f"rotate_degrees must be in [0, {MAX_ROTATION:g}], got {cfg.rotate_degrees:g} - "
+            "use e.g. 10 (0 = no rotation)"
+        )
+    if cfg.crop_padding < 0:
+        raise GankitError(f"crop_padding must be 0 or more, got {cfg.crop_padding} - 0 = no crop")
+    if cfg.normalize not in NORMALIZATIONS:
+        raise GankitError(unknown_name_message("normalize", cfg.normalize, list(NORMALIZATIONS)))
+    given = cfg.normalize_mean or cfg.normalize_std
+    if given and cfg.normalize != "channel":
+        raise GankitError(
+            "normalize_mean / normalize_std are given but normalize is "
+            f"{cfg.normalize} - add --normalize channel or drop them"
+        )
+    if bool(cfg.normalize_mean) != bool(cfg.normalize_std):
+        raise GankitError("give both normalize_mean and normalize_std, or neither (= measured)")
+    if any(not 0 < std < math.inf for std in cfg.normalize_std):
+        raise GankitError(
+            f"normalize_std must be positive for every channel, got {cfg.normalize_std} - "
+            "a std of 0 would divide by zero"
+        )
+
+
+def _check_crop(cfg: DataConfig, size: int) -> None:
+    if cfg.crop_padding >= size:
+        raise GankitError(
+            f"crop_padding {cfg.crop_padding} is not smaller than the {size} px images - "
+            f"use at most {size - 1}, e.g. {max(1, size // 8)}"
+        )
+
+
+def resolve_normalization(cfg: DataConfig, data: ImageData) -> DataConfig:
+    """``cfg`` with a channel normalisation's mean and std completed from ``data``.
+
+    Measured over the loaded (training) images when not given; a resumed run keeps
+    the figures its config holds. Minmax configs come back unchanged.
+
+    Raises:
+        GankitError: the figures do not match the images' channels, or a channel
+            has no variation to divide by.
+    """
+    if cfg.normalize != "channel":
+        return cfg
+    channels = int(data.images.shape[1])
+    mean, std = cfg.normalize_mean, cfg.normalize_std
+    if not mean:
+        mean, std = channel_statistics(data.images)
+    if len(mean) != channels or len(std) != channels:
+        raise GankitError(
+            f"normalize_mean / normalize_std give {len(mean)} / {len(std)} values for "
+            f"{channels}-channel images - give one per channel"
+        )
+    if min(std) <= 0:
+        raise GankitError(
+            f"channel std {std} of {cfg.dataset} has a 0: a channel never changes - "
+            "use --normalize minmax"
+        )
+    return dataclasses.replace(cfg, normalize_mean=list(mean), normalize_std=list(std))
 
 
 def _output_size(cfg: DataConfig, kind: str) -> tuple[int, int]:
@@ -176,8 +254,10 @@ def load_dataset(cfg: DataConfig, split: str | None = None) -> ImageData:
     split = split or cfg.split
     if split not in SPLITS:
         raise GankitError(f"unknown split {split!r} - use train or test")
+    check_options(cfg)
     kind = dataset_kind(cfg.dataset)
     size, channels = _output_size(cfg, kind)
+    _check_crop(cfg, size)
     if kind in ("fashion-mnist", "mnist"):
         data = _load_idx(cfg, kind, split)
     elif kind == "shapes":

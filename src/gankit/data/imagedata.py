@@ -1,8 +1,10 @@
-"""The in-memory dataset record every loader returns, and class-name lookup.
+"""The in-memory dataset record every loader returns, its channel statistics, class lookup.
 
 ``ImageData`` holds the whole dataset as one uint8 NCHW tensor on the CPU (it
-becomes float only on the device, once). ``label_index`` turns what a user
-types for a class ("Sandal", "ankle boot", "5") into its integer label.
+becomes float only on the device, once). ``channel_statistics`` measures the
+per-channel mean and standard deviation a channel-normalised run trains with.
+``label_index`` turns what a user types for a class ("Sandal", "ankle boot",
+"5") into its integer label.
 """
 
 from __future__ import annotations
@@ -46,6 +48,29 @@ class ImageData:
     class_names: list[str]
     name: str
     source: str
+
+
+_STATS_CHUNK = 1024  # images summed at once, bounding the float64 working memory
+
+
+def channel_statistics(images: torch.Tensor) -> tuple[list[float], list[float]]:
+    """Per-channel mean and (population) standard deviation of uint8 [N, C, H, W], in [0, 1].
+
+    Summed in float64 chunk by chunk, so the figures do not depend on how the
+    data is split and a large dataset never becomes one float copy; rounded to
+    6 decimals, which is how they are written to a run's config.
+    """
+    channels = images.shape[1]
+    total = torch.zeros(channels, dtype=torch.float64)
+    squares = torch.zeros(channels, dtype=torch.float64)
+    for start in range(0, images.shape[0], _STATS_CHUNK):
+        x = images[start : start + _STATS_CHUNK].double().div_(255)
+        total += x.sum((0, 2, 3))
+        squares += x.square().sum((0, 2, 3))
+    count = images.numel() // max(channels, 1)
+    mean = total / count
+    std = (squares / count - mean.square()).clamp_(min=0).sqrt()
+    return [round(v, 6) for v in mean.tolist()], [round(v, 6) for v in std.tolist()]
 
 
 def _key(text: str) -> str:

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import torch
 
-from gankit.data import augment_flips
-from gankit.images import to_float
+from gankit.data import augment, augments
+from gankit.images import pixel_scale, to_float
 from gankit.losses import build_r1
 from gankit.rng import rand_shard
 from gankit.run import Run
@@ -79,7 +79,7 @@ def train_loop(
     bar = _progress_bar(state, enabled=progress and dist.main)
     maintenance = Maintenance(state, run, log, clock, evaluate=evaluate, bar=bar)
     autocast = _autocast(state.device, train_cfg.bf16)
-    flips = {"hflip": cfg.data.hflip, "vflip": cfg.data.vflip}
+    scale, augmenting = pixel_scale(cfg.data), augments(cfg.data)
     rank_batch = train_cfg.batch_size // dist.world  # this rank's share of the global batch
     stop, stopped = _StopFlag(), "finished"
 
@@ -89,10 +89,10 @@ def train_loop(
                 # --- Update D (k critic steps); the last one's fake batch is kept for G.
                 for k in range(train_cfg.n_critic):
                     idx = state.order.next().to(state.device, non_blocking=True)
-                    real = to_layout(to_float(state.images[idx]), state.fast)
-                    if any(flips.values()):
-                        real = augment_flips(
-                            real, **flips, generator=state.rngs["aug"], shard=dist.shard
+                    real = to_layout(to_float(state.images[idx], scale=scale), state.fast)
+                    if augmenting:
+                        real = augment(
+                            real, cfg.data, generator=state.rngs["aug"], shard=dist.shard
                         )
                     y = state.labels[idx] if state.conditional else None
                     # Noise for the global batch, sliced: N ranks draw what one process would.

@@ -115,7 +115,7 @@ class Maintenance:
             if save_due:
                 self._check_weights()
             return stop_reason
-        if final or _every(step, log_cfg.sample_every):
+        if final or _every(step, log_cfg.sample_every) or _epochs_ended(state):
             self._sample()
         if save_due:
             self._save(scores if best_now else None)
@@ -188,6 +188,20 @@ class Maintenance:
 def _every(step: int, interval: int) -> bool:
     """Whether ``step`` ends an interval; an interval of 0 means never."""
     return bool(interval) and step % interval == 0
+
+
+def _epochs_ended(state: TrainState) -> bool:
+    """Whether this step finished a block of ``log.sample_every_epochs`` passes of the data.
+
+    Counted in whole images, so it is exact however the batch divides the dataset and
+    the same after a resume (``images_seen`` is part of the saved state).
+    """
+    every = state.cfg.log.sample_every_epochs
+    if not every:
+        return False
+    block = every * state.order.n  # images in ``every`` epochs
+    per_step = state.cfg.train.batch_size * state.cfg.train.n_critic
+    return state.images_seen // block > (state.images_seen - per_step) // block
 
 
 def _vote_stop(state: TrainState, reason: str | None) -> str | None:

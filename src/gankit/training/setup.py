@@ -13,7 +13,7 @@ import torch
 
 from gankit import config as config_io
 from gankit.config import Config
-from gankit.data import ImageData, load_dataset
+from gankit.data import ImageData, load_dataset, resolve_normalization
 from gankit.errors import GankitError
 from gankit.models import build_models
 
@@ -54,7 +54,7 @@ def prepare(cfg: Config) -> tuple[Config, ImageData]:
     data = load_dataset(cfg.data)
     names = list(data.class_names) if (data.labels is not None and cfg.data.use_labels) else []
     resolved = dataclasses.replace(
-        cfg.data,
+        resolve_normalization(cfg.data, data),
         img_size=int(data.images.shape[-1]),
         channels=int(data.images.shape[1]),
         class_names=names,
@@ -85,7 +85,13 @@ def _check(cfg: Config, n_images: int) -> None:
     for name in ("lr_g", "lr_d"):
         if getattr(t, name) <= 0:
             raise GankitError(f"--{name.replace('_', '-')} must be positive")
-    for name in ("log_every", "sample_every", "checkpoint_every", "eval_every"):
+    for name in (
+        "log_every",
+        "sample_every",
+        "sample_every_epochs",
+        "checkpoint_every",
+        "eval_every",
+    ):
         if getattr(cfg.log, name) < 0:
             raise GankitError(f"--{name.replace('_', '-')} must be 0 or more")
     for name in ("compile", "channels_last"):

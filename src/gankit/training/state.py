@@ -25,6 +25,7 @@ from gankit.checkpoint import (
 from gankit.config import Config, TrainConfig
 from gankit.data import BatchOrder, ImageData
 from gankit.errors import GankitError
+from gankit.images import pixel_scale
 from gankit.losses import build_loss
 from gankit.models import build_models
 from gankit.training.diffaugment import (
@@ -97,6 +98,7 @@ def build_state(cfg: Config, data: ImageData, device: torch.device, d: Dist = SI
     G, D = build_models(
         cfg.model, img_size=cfg.data.img_size, channels=cfg.data.channels, num_classes=num_classes
     )
+    G.pixel_scale = pixel_scale(cfg.data)  # how samples become pixels; the EMA copy inherits it
     fast = choose(t, cfg.loss.loss, device, D, r1=cfg.loss.r1_gamma > 0)
     G, D = layout_module(G.to(device), fast), layout_module(D.to(device), fast)
     labels = data.labels.to(device) if data.labels is not None and num_classes else None
