@@ -98,7 +98,8 @@ async def _invalid_request(request: Request, exc: RequestValidationError) -> JSO
 
 
 async def _database_busy(request: Request, exc: sqlite3.OperationalError) -> JSONResponse:
-    # Only "database is locked" after the busy timeout gets here in practice: try later.
+    # The answers store says what went wrong itself (Unavailable); this is the net under
+    # any database call outside it: still a 503 to try again, never a 500.
     return JSONResponse(
         {"detail": f"the answers database is busy ({exc}) - try again"},
         status_code=503,
