@@ -36,6 +36,7 @@ NAMES = (
     "checkpoint.after-rename",  # the checkpoint in place and its folder synced
     "checkpoint.prune",  # before each training state that pruning deletes
     "checkpoint.best",  # best.json written to its temporary name, before the rename
+    "quiz.commit",  # a quiz answer written in its transaction, before the commit
 )
 
 

@@ -7,13 +7,18 @@ needs another layout; every test that writes gets its own database.
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import socket
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import uvicorn
 from fastapi.testclient import TestClient
 
@@ -95,3 +100,30 @@ async def raw_requests(base: str, request: bytes, n: int) -> list[tuple[int, byt
 def get_request(base: str, path: str) -> bytes:
     host = base.removeprefix("http://")
     return f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode()
+
+
+@contextmanager
+def serve_process(folder: Path, db: Path, env: dict[str, str] | None = None):
+    """Runs ``gankit serve`` on a free port in its own process (``env``: further environment
+    variables); yields (process, base URL).
+
+    The server's stderr goes to a file, so a chatty server never blocks on a full pipe;
+    it is shown when the server does not come up.
+    """
+    cmd = [sys.executable, "-m", "gankit", "serve", str(folder), "--port", "0", "--db", str(db)]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), **(env or {})}
+    with tempfile.TemporaryFile("w+") as log:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True, env=env)
+        try:
+            line = proc.stdout.readline()
+            log.seek(0)
+            assert " at http://" in line, line + log.read()
+            base = line.split(" at ", 1)[1].split()[0].rstrip("/")
+            # The socket listens before the line is printed: this waits for the app to start.
+            assert httpx.get(f"{base}/api/runs", timeout=60).status_code == 200
+            yield proc, base
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait(timeout=20)
+            proc.stdout.close()

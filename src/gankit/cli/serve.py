@@ -12,6 +12,14 @@ from gankit.errors import GankitError
 # bounds are tighter and answer in JSON: requests in progress (RequestGuard) and
 # generations (Engine), so a flood never queues without bound.
 MAX_CONNECTIONS = 4096
+# An idle kept-alive connection is closed after this. A slow client holds only its own
+# connection, never the event loop: a stalled body ends in 408 (RequestGuard); headers
+# have no deadline in uvicorn, so MAX_CONNECTIONS is what bounds clients trickling them.
+KEEP_ALIVE_S = 5
+# The request line and headers must fit in this (h11 answers 431 past it): a client cannot
+# make the server buffer headers without bound.
+MAX_HEADER_BYTES = 16 * 1024
+LISTEN_BACKLOG = 2048  # connections the kernel holds before the server accepts them
 
 
 def add_parser(sub) -> None:
@@ -60,8 +68,12 @@ def run(args: argparse.Namespace) -> int:
         print("note: the app has no login - anyone who can reach this address can use it")
     config = uvicorn.Config(
         app,
+        http="h11",  # the pure-Python parser, with the header limit below
         limit_concurrency=MAX_CONNECTIONS,
-        timeout_keep_alive=5,
+        timeout_keep_alive=KEEP_ALIVE_S,
+        h11_max_incomplete_event_size=MAX_HEADER_BYTES,
+        backlog=LISTEN_BACKLOG,
+        timeout_graceful_shutdown=KEEP_ALIVE_S,  # Ctrl+C never waits on a stuck client
         server_header=False,
         log_level="warning",
     )
@@ -79,7 +91,7 @@ def bind(host: str, port: int) -> socket.socket:
         sock = socket.socket(family, kind, proto)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(address)
-        sock.listen(2048)
+        sock.listen(LISTEN_BACKLOG)
     except OSError as e:
         if sock is not None:
             sock.close()

@@ -2,7 +2,8 @@
 
 Owns: building one FastAPI app from the folders to serve, the order of the
 middleware (the request guard outermost), turning every ``GankitError`` into
-a JSON ``{"detail": ...}`` with its status, and shutting the pool down.
+a JSON ``{"detail": ...}`` with its status (and ``Retry-After`` when it is
+``Unavailable``), and shutting the pool down.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from gankit.errors import GankitError
 from gankit.training import pick_device
 from gankit.web import api, pages, quiz_pages
 from gankit.web.catalog import Catalog, default_db
-from gankit.web.errors import Busy
+from gankit.web.errors import Unavailable
 from gankit.web.models import Engine
+from gankit.web.params import GENERATE_QUEUE, GENERATE_WORKERS
 from gankit.web.quiz import Quiz
 from gankit.web.quiz_store import QuizStore
 from gankit.web.security import Csrf, RequestGuard, SecurityHeaders, allowed_hosts
@@ -35,8 +37,8 @@ def create_app(
     host: str = "127.0.0.1",
     extra_hosts: Iterable[str] = (),
     device: str = "cpu",
-    workers: int = 2,
-    queue: int = 8,
+    workers: int = GENERATE_WORKERS,
+    queue: int = GENERATE_QUEUE,
     cache_size: int = 4,
 ) -> FastAPI:
     """The web app serving the runs found in ``paths``.
@@ -79,7 +81,7 @@ def create_app(
 
 
 async def _gankit_error(request: Request, exc: GankitError) -> JSONResponse:
-    headers = {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, Busy) else None
+    headers = {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, Unavailable) else None
     status = getattr(exc, "status", 400)  # the library's own errors are bad input
     return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers)
 
@@ -96,7 +98,8 @@ async def _invalid_request(request: Request, exc: RequestValidationError) -> JSO
 
 
 async def _database_busy(request: Request, exc: sqlite3.OperationalError) -> JSONResponse:
-    # Only "database is locked" after the busy timeout gets here in practice: try later.
+    # The answers store says what went wrong itself (Unavailable); this is the net under
+    # any database call outside it: still a 503 to try again, never a 500.
     return JSONResponse(
         {"detail": f"the answers database is busy ({exc}) - try again"},
         status_code=503,

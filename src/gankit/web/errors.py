@@ -38,8 +38,13 @@ class Unprocessable(GankitError):
     status = 422
 
 
-class Busy(GankitError):
-    """Every generation slot is taken: the client should try again shortly."""
+class Unavailable(GankitError):
+    """The server cannot do this just now (a store locked or read-only): answered 503 with
+    ``Retry-After: retry_after_s``; the client should try again, nothing was changed."""
 
     status = 503
     retry_after_s = 1
+
+
+class Busy(Unavailable):
+    """Every generation slot is taken: the client should try again shortly."""

@@ -2,7 +2,8 @@
 
 Owns every bound on what comes in by URL or body (id lengths, images per grid,
 seeds, frames, scale, questions per test) and its default, so the JSON API, the
-pages' routes and their HTML form fields all state the same numbers.
+pages' routes and their HTML form fields all state the same numbers; and how
+many generations run and wait at once.
 """
 
 from __future__ import annotations
@@ -22,6 +23,11 @@ DEFAULT_FRAMES = 16
 MAX_SCALE = 8  # enlargement of a downloaded grid
 MAX_QUESTIONS = 50  # per human-test session
 DEFAULT_QUESTIONS = 5
+# Generations at once (each holds a model's activations) and waiting for a slot; a
+# request beyond both is answered 503 with Retry-After at once, so a flood of requests
+# costs neither memory nor a growing queue.
+GENERATE_WORKERS = 2
+GENERATE_QUEUE = 8
 
 # Annotated parameter types: FastAPI copies these per route (a shared Query() object is not).
 RunId = Annotated[str, Path(max_length=MAX_ID_CHARS, description="a run id from /api/runs")]

@@ -4,9 +4,13 @@ Owns: the schema and every read and write of the answers database. The
 database is in WAL mode (readers never wait for the writer); every write is
 one ``BEGIN IMMEDIATE`` transaction (the write lock is taken before anything
 is read, so check-then-write cannot race) and each connection waits up to
-``busy_timeout_s`` for the lock. The truth (which positions are real) never
-leaves this module before the question is answered. What counts as an answer,
-what it missed and the error rate are the test's rules (``quiz``).
+``busy_timeout_s`` for the lock. An answer is a column of its question's row
+(one row per question id), set only while still empty: a retried answer can
+never be stored twice. A database that stays locked, is read-only or fails
+to write is ``Unavailable`` (503): nothing was changed and the client may
+answer again. The truth (which positions are real) never leaves this module
+before the question is answered. What counts as an answer, what it missed
+and the error rate are the test's rules (``quiz``).
 """
 
 from __future__ import annotations
@@ -21,8 +25,9 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
+from gankit import faults
 from gankit.errors import GankitError
-from gankit.web.errors import Conflict, NotFound
+from gankit.web.errors import Conflict, NotFound, Unavailable
 from gankit.web.quiz import (
     POSITIONS,
     REAL,
@@ -55,15 +60,22 @@ CREATE TABLE IF NOT EXISTS images (
 class QuizStore:
     """The answers database at ``path`` (created with its folder on first use)."""
 
-    def __init__(self, path: str | Path, busy_timeout_s: float = 15.0):
+    def __init__(self, path: str | Path, busy_timeout_s: float = 5.0):
         self.path, self.busy_timeout_s = Path(path), busy_timeout_s
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self._connect() as con:
+            con = self._connect()
+            try:
                 con.execute("PRAGMA journal_mode=WAL")  # persistent: set once per file
                 con.executescript(SCHEMA)
+                _check_writable(con)
+            finally:
+                con.close()
         except sqlite3.Error as e:
-            raise GankitError(f"cannot open the answers database {self.path}: {e}") from None
+            raise GankitError(
+                f"cannot use the answers database {self.path}: {e} - it (and its folder) must "
+                "be writable and not held by another program, or pass --db another file"
+            ) from None
         except OSError as e:
             raise GankitError(f"cannot create {self.path.parent}: {e.strerror or e}") from None
 
@@ -74,30 +86,57 @@ class QuizStore:
         )
         con.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_s * 1000)}")
         con.execute("PRAGMA foreign_keys=ON")
-        con.execute("PRAGMA synchronous=NORMAL")  # durable enough in WAL mode, much faster
+        # FULL: the WAL is synced at every commit, so an answer the client was told is saved
+        # survives a power cut too (NORMAL survives a crash of this process, not of the
+        # machine); one sync per answer is nothing at a person's pace.
+        con.execute("PRAGMA synchronous=FULL")
         return con
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
-        con = self._connect()
         try:
-            yield con
-        finally:
-            con.close()
+            con = self._connect()
+            try:
+                yield con
+            finally:
+                con.close()
+        except sqlite3.OperationalError as e:
+            raise self._unavailable(e) from None
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        con = self._connect()
         try:
-            con.execute("BEGIN IMMEDIATE")
+            con = self._connect()
             try:
-                yield con
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
-            con.execute("COMMIT")
-        finally:
-            con.close()
+                con.execute("BEGIN IMMEDIATE")
+                try:
+                    yield con
+                except BaseException:
+                    con.execute("ROLLBACK")
+                    raise
+                con.execute("COMMIT")
+            finally:
+                con.close()
+        except (sqlite3.OperationalError, OSError) as e:  # rolled back: nothing was changed
+            raise self._unavailable(e) from None
+
+    def _unavailable(self, error: Exception) -> Unavailable:
+        """The one line a client sees when the database cannot be used just now."""
+        text = str(error)
+        if "locked" in text or "busy" in text:
+            return Unavailable(
+                f"the answers database is locked by another program (waited "
+                f"{self.busy_timeout_s:g} s) - nothing was saved, try again in a moment"
+            )
+        if "readonly" in text or "read-only" in text:
+            return Unavailable(
+                f"the answers database {self.path} is read-only - nothing was saved; "
+                "make it writable and try again"
+            )
+        return Unavailable(
+            f"the answers database {self.path} cannot be used ({text}) - nothing was saved, "
+            "try again"
+        )
 
     # --- sessions and questions ---
 
@@ -192,6 +231,7 @@ class QuizStore:
                 "ON q.session = s.id WHERE s.id = ?",
                 (row[0],),
             ).fetchone()[0]
+            faults.point("quiz.commit")  # the answer written, its transaction not committed
         return Answer(qid, row[0], generated, marked, missed, seconds, bool(done))
 
     # --- results ---
@@ -237,6 +277,17 @@ class QuizStore:
                 "answered": one("SELECT COUNT(*) FROM questions WHERE answer IS NOT NULL"),
                 "images": one("SELECT COUNT(*) FROM images"),
             }
+
+
+def _check_writable(con: sqlite3.Connection) -> None:
+    """Raises ``sqlite3.OperationalError`` unless this connection may write (a read-only file
+    opens and reads fine; only its first write fails)."""
+    con.execute("BEGIN IMMEDIATE")
+    try:
+        version = con.execute("PRAGMA user_version").fetchone()[0]
+        con.execute(f"PRAGMA user_version = {int(version)}")  # a write that changes nothing
+    finally:
+        con.execute("ROLLBACK")
 
 
 def _open_question(con: sqlite3.Connection, sid: str) -> Question | None:

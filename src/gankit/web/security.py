@@ -2,13 +2,21 @@
 
 Owns: the Host-header check (against DNS rebinding: a foreign site's name
 resolving to 127.0.0.1 must not reach the app), the cross-site check on
-state-changing requests (``Origin`` / ``Sec-Fetch-Site``), the CSRF token of
-form posts (an HMAC of a per-browser cookie), reading small form bodies, the
-shape of ids that come in URLs, and confining file reads to a folder.
+state-changing requests (``Origin`` / ``Sec-Fetch-Site``), the size of request
+bodies and how long one may take to arrive, the CSRF token of form posts (an
+HMAC of a per-browser cookie), reading small form bodies, the shape of ids
+that come in URLs, and confining file reads to a folder.
+
+Bodies: a declared ``Content-Length`` over ``MAX_BODY_BYTES`` is refused
+(413) before a byte of the body is read, on every route; a chunked body is
+counted as it arrives and refused as soon as it passes the limit, so neither
+is ever held whole in memory. A body that stalls for ``BODY_STALL_S`` is
+answered 408, so a client that never finishes one frees its request slot.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import re
@@ -20,12 +28,15 @@ from urllib.parse import parse_qs, urlsplit
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
 from gankit.web.errors import BadRequest, Forbidden, NotFound, TooLarge, UnsupportedMediaType
 from gankit.web.params import MAX_ID_CHARS
 
 CLIENT_COOKIE = "gankit_client"
 MAX_BODY_BYTES = 64 * 1024  # no request this app understands is anywhere near this
+BODY_STALL_S = 10.0  # longest wait for the next piece of a request body
+TOO_LARGE = f"request body too large (at most {MAX_BODY_BYTES} bytes) - send less"
 LOCAL_NAMES = ("localhost", "127.0.0.1", "::1")
 WILDCARDS = ("", "0.0.0.0", "::")
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
@@ -59,8 +70,10 @@ def host_name(header: str) -> str:
 
 
 class RequestGuard:
-    """ASGI middleware: wrong Host -> 400; cross-site or oversized state-changing request ->
-    403/413; more than ``max_active`` requests in progress -> 503 at once (JSON, Retry-After).
+    """ASGI middleware: wrong Host -> 400; a declared body over ``MAX_BODY_BYTES`` -> 413;
+    cross-site state-changing request -> 403; more than ``max_active`` requests in progress
+    -> 503 at once (JSON, Retry-After); a body too large or stalled as it arrives ->
+    413/408 (``GuardedBody``).
 
     Requests without ``Origin`` and ``Sec-Fetch-Site`` (scripts, curl) pass the cross-site
     check; browsers send at least one of them with every POST, and form posts need them
@@ -85,7 +98,7 @@ class RequestGuard:
             return await response(scope, receive, send)
         self.active += 1
         try:
-            return await self.app(scope, receive, send)
+            return await self.app(scope, GuardedBody(receive), send)
         finally:
             self.active -= 1
 
@@ -93,14 +106,47 @@ class RequestGuard:
         host = headers.get("host", "")
         if host_name(host) not in self.hosts:
             return 400, f"unexpected Host header {host[:100]!r} - open the app by its own address"
+        # Every method: a GET may carry a body too, and this is decided before reading any.
+        length = headers.get("content-length", "0")
+        if length.isdigit() and int(length) > MAX_BODY_BYTES:
+            return 413, TOO_LARGE
         if method in SAFE_METHODS:
             return None
         if cross_site(headers):
             return 403, "cross-site request refused - use the app's own pages"
-        length = headers.get("content-length", "0")
-        if length.isdigit() and int(length) > MAX_BODY_BYTES:
-            return 413, f"request body too large (at most {MAX_BODY_BYTES} bytes)"
         return None
+
+
+class GuardedBody:
+    """An ASGI ``receive`` that counts the request body as it arrives: past ``max_bytes`` it
+    is refused (413) and the rest never read, chunked bodies included; a body that stalls
+    for ``stall_s`` is given up (408).
+
+    Both are raised as ``HTTPException``: FastAPI passes that on from body parsing as it is
+    (any other error there becomes a 400) and answers it with its status and detail. Once
+    the body is complete, calls pass straight through: streaming responses wait on
+    ``receive`` for a disconnect as long as they need.
+    """
+
+    def __init__(self, receive, max_bytes: int = MAX_BODY_BYTES, stall_s: float = BODY_STALL_S):
+        self.receive, self.max_bytes, self.stall_s = receive, max_bytes, stall_s
+        self.received, self.complete = 0, False
+
+    async def __call__(self):
+        if self.complete:
+            return await self.receive()
+        try:
+            message = await asyncio.wait_for(self.receive(), self.stall_s)
+        except TimeoutError:
+            raise HTTPException(
+                408, f"the request body stalled for {self.stall_s:g} s - send it in one go"
+            ) from None
+        if message["type"] == "http.request":
+            self.received += len(message.get("body", b""))
+            if self.received > self.max_bytes:
+                raise HTTPException(413, TOO_LARGE)
+        self.complete = message["type"] != "http.request" or not message.get("more_body")
+        return message
 
 
 class SecurityHeaders:
