@@ -1,19 +1,40 @@
-"""Atomic, durable writes: the order of fsyncs and renames, and what a crash leaves."""
+"""Atomic, durable writes: the order of fsyncs and renames, and what a crash leaves.
 
+Checkpoints and configs first, then every other writer of a run, study or report
+folder: a full disk at its fault point keeps the previous file, byte for byte, and
+the same command or call completes once there is space again.
+"""
+
+import dataclasses
 import errno
 import json
 import os
+import shutil
 from pathlib import Path
 
+import optuna
 import pytest
 import torch
+from optuna.distributions import FloatDistribution
 
-from gankit import checkpoint, durable
+from gankit import checkpoint, durable, images
 from gankit import config as config_io
+from gankit.cli import main
 from gankit.config import Config
+from gankit.data import sources
 from gankit.errors import GankitError
+from gankit.reproduce import DOCUMENTS
+from gankit.reproduce.measure import EvalStore
+from gankit.reproduce.runner import Options, reproduce
 from gankit.run import create_run, save_config, tidy
+from gankit.training.log import MetricsLog
+from gankit.training.plot import plot_losses
+from gankit.tune import report as tune_report
+from gankit.tune import study as tune_study
+from gankit.tune.report import StudyInfo
+from gankit.tune.space import parse_space
 from tests import test_faults
+from tests.metrics.evaluate_fakes import N, install_fakes, tiny_runs
 
 fault = test_faults.fault  # the fixture that plans a GANKIT_FAULT for one test
 
@@ -203,3 +224,144 @@ def test_describe_names_a_full_disk_plainly():
 def test_a_run_without_checkpoints_says_how_to_start_it(run):
     with pytest.raises(GankitError, match="no checkpoints yet - train it first .*--resume"):
         run.resolve_checkpoint("latest")
+
+
+# --- Every other writer of a run, study or report folder: synced, renamed, the old kept.
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))}
+
+
+def test_a_png_is_synced_then_renamed_then_its_folder_synced(tmp_path, calls):
+    images.save_png(torch.zeros(3, 4, 4, dtype=torch.uint8), tmp_path / "a.png")
+    assert calls == [("fsync", ".a.png.tmp"), ("rename", ".a.png.tmp", "a.png"), ("fsync", ".")]
+
+
+def test_the_metrics_are_synced_at_every_flush(tmp_path, calls):
+    log = MetricsLog(tmp_path / "metrics.jsonl", ["d_loss"], block=1)
+    for step in (1, 2):
+        log.append(step, 0.1 * step, torch.tensor([0.5]))
+        log.flush()
+    assert calls == [("fsync", "metrics.jsonl")] * 2
+    assert [json.loads(line)["step"] for line in log.path.read_text().splitlines()] == [1, 2]
+
+
+def test_a_full_disk_while_drawing_the_losses_keeps_the_old_figure(tmp_path, fault):
+    path = tmp_path / "losses.png"
+    plot_losses({"step": [1, 2], "epoch": [0.1, 0.2], "d_loss": [1.0, 0.5]}, path, "JS")
+    before = path.read_bytes()
+    fault("plot.write:enospc")
+    longer = {"step": [1, 2, 3], "epoch": [0.1, 0.2, 0.3], "d_loss": [1.0, 0.5, 0.2]}
+    with pytest.raises(GankitError, match="losses.png: no space left on device - free space and"):
+        plot_losses(longer, path, "JS")
+    assert path.read_bytes() == before and os.listdir(tmp_path) == ["losses.png"]
+
+
+@pytest.mark.slow  # two tiny runs trained once per session; one evaluated three times
+def test_a_full_disk_while_writing_an_evaluation_keeps_the_old_report(
+    tmp_path_factory, tmp_path, monkeypatch, fault, capsys
+):
+    install_fakes(monkeypatch)
+    run = shutil.copytree(tiny_runs(tmp_path_factory)["unconditional"], tmp_path / "run")
+    argv = ["evaluate", str(run), "--n", str(N), "--device", "cpu", "--memorization", "0"]
+    assert main(argv) == 0
+    before = _tree(run / "eval")
+    fault("report.write:enospc")
+    capsys.readouterr()
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("gankit: error: ") == 1 and err.endswith(
+        "eval: no space left on device - free space and run the same command again\n"
+    )
+    assert _tree(run / "eval") == before
+    assert not [p for p in run.iterdir() if p.name.startswith(".")]
+    fault("")
+    assert main(argv) == 0 and {"metrics.json", "report.md"} <= set(os.listdir(run / "eval"))
+
+
+def _study(values: list[float]) -> optuna.Study:
+    study = optuna.create_study()  # in memory: only the files written here are at stake
+    for value in values:
+        trial = optuna.trial.create_trial(params={"lr_g": 1e-3}, distributions=LR_G, value=value)
+        study.add_trial(trial)
+    return study
+
+
+LR_G = {"lr_g": FloatDistribution(1e-4, 1e-2, log=True)}
+SPACE = parse_space({"lr_g": {"dist": "loguniform", "low": 1e-4, "high": 1e-2}})
+
+
+def test_a_full_disk_while_writing_a_study_report_keeps_the_old_one(tmp_path, fault):
+    info = StudyInfo("s", str(tmp_path), "fid", "FID", "tiny", SPACE, "a file", "2 steps", "db")
+    tune_report.write_report(_study([5.0]), tmp_path, info)
+    before = _tree(tmp_path)
+    fault("tune.trial:enospc")
+    with pytest.raises(GankitError, match="study.md: no space left on device - free space and run"):
+        tune_report.write_report(_study([5.0, 4.0]), tmp_path, info)
+    # The pages are the old ones (the history picture beside them may be the new one).
+    assert {name: _tree(tmp_path)[name] for name in ("study.md", "study.html")} == {
+        name: before[name] for name in ("study.md", "study.html")
+    }
+    fault("")
+    tune_report.write_report(_study([5.0, 4.0]), tmp_path, info)
+    assert "| 1 | complete | 4 |" in (tmp_path / "study.md").read_text()
+
+
+def test_a_study_folder_cut_short_while_writing_its_identity_is_still_new(tmp_path, fault):
+    folder = tmp_path / "s"
+    create = (folder, None, "s", "fid", None, Config(), SPACE)
+    fault("tune.trial:enospc:1")
+    with pytest.raises(GankitError, match="study folder .*: no space left on device - free space"):
+        tune_study._create_folder(*create)
+    assert os.listdir(folder) == []
+    (folder / ".study.json.tmp").write_text('{"format"')  # what a kill there leaves
+    assert tune_study._read_study_file(folder) is None  # so the same command starts it
+    fault("")
+    tune_study._create_folder(*create)
+    assert tune_study._read_study_file(folder)["name"] == "s"
+    assert sorted(os.listdir(folder)) == ["base.yaml", "space.yaml", "study.json"]
+
+
+def _offline(url, dest, timeout=0):
+    raise OSError("no network in tests")
+
+
+def test_a_full_disk_while_writing_a_reproduction_keeps_what_is_there(tmp_path, monkeypatch, fault):
+    monkeypatch.setattr(sources, "fetch", _offline)  # no data: every experiment is skipped
+    doc = DOCUMENTS["003-four-gans"]
+    mnist = dataclasses.replace(
+        doc, experiments=tuple(e for e in doc.experiments if e.data == "mnist")
+    )
+    out = tmp_path / "out"
+    opts = Options(scale=0.001, out=out, device="cpu", progress=False)
+    fault("reproduce.write:enospc:1")  # the manifest of a new folder
+    with pytest.raises(GankitError, match="reproduction.json: no space left on device - free"):
+        reproduce(mnist, opts, say=lambda line: None)
+    assert os.listdir(out) == []
+    (out / ".reproduction.json.tmp").write_text("")  # what a kill there leaves
+    fault("")
+    reproduce(mnist, opts, say=lambda line: None)
+    before = _tree(out)
+    fault("reproduce.write:enospc")
+    with pytest.raises(GankitError, match=r"REPORT.md: no space left on device - free .*kept\)$"):
+        reproduce(mnist, opts, say=lambda line: None)
+    assert _tree(out) == before
+    fault("")
+    reproduce(mnist, opts, say=lambda line: None)
+    assert sorted(os.listdir(out)) == ["REPORT.md", "report.html", "reproduction.json"]
+
+
+def test_a_full_disk_while_recording_a_measurement_keeps_the_old_record(run, fault):
+    EvalStore(run).get_or_compute("fid", 1, {"n": 8}, lambda: {"fid": 3.0})
+    before = (run.path / "reproduce.json").read_bytes()
+    fault("reproduce.write:enospc")
+    with pytest.raises(GankitError, match="reproduce.json: no space left on device"):
+        EvalStore(run).get_or_compute("fid", 2, {"n": 8}, lambda: {"fid": 2.0})
+    assert (run.path / "reproduce.json").read_bytes() == before
+    fault("")
+    assert EvalStore(run).get_or_compute("fid", 2, {"n": 8}, lambda: {"fid": 2.0}) == (
+        {"fid": 2.0},
+        False,
+    )
+    assert EvalStore(run).get("fid", 1, {"n": 8}) == {"fid": 3.0}

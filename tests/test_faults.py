@@ -7,6 +7,9 @@ and sample grid, one metrics line per step with the same losses. Fields that
 depend on timing are left out: ``elapsed_seconds`` in ``state.json``, ``img_per_s``
 in ``metrics.jsonl``; ``losses.png`` is compared by presence (its points average
 the blocks of steps flushed together, which a resume may cut differently).
+Points only a resume reaches (cutting ``metrics.jsonl`` back to its checkpoint) are
+killed in a resume of a run stopped at step 4. The writers of reports, studies and
+reproductions are held to the same rule in test_durable.
 """
 
 import ast
@@ -26,6 +29,7 @@ from gankit import faults, training
 from gankit.cli import main
 from gankit.errors import GankitError
 from gankit.run import open_run
+from gankit.training.log import MetricsLog
 from tests.support import tiny_config
 
 SRC = Path(gankit.__file__).parents[1]
@@ -104,6 +108,42 @@ def _points_in_source() -> set[str]:
 
 def test_every_fault_point_is_listed_and_every_listed_one_exists():
     assert _points_in_source() == set(faults.NAMES)
+
+
+def _strings_in_tests() -> set[str]:
+    """Every string constant in the test suite (a point is planned as "NAME:ACTION[:N]")."""
+    strings = set()
+    for path in Path(__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                strings.add(node.value)
+    return strings
+
+
+def test_every_fault_point_is_exercised_by_a_test():
+    strings = _strings_in_tests()
+    untested = [name for name in faults.NAMES if not any(s.split(":")[0] == name for s in strings)]
+    assert untested == []
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [
+        b'{"step": 3, "epoch": 0.5, "d_lo',  # cut mid-line
+        b'{"step": 3, "epoch": 0.5, "d_loss": 0.25}',  # whole but for its newline
+        b"\x00" * 64,  # the file grew but its data never reached the disk
+        b"\xff\xfe\x80\n",  # bytes that are not text
+        b"[3, 0.5]\n",  # JSON, but not a record
+    ],
+)
+def test_what_a_crash_leaves_at_the_end_of_the_metrics_is_dropped(tmp_path, tail):
+    path = tmp_path / "metrics.jsonl"
+    kept = b'{"step": 1, "d_loss": 1.0}\n{"step": 2, "d_loss": 0.5}\n'
+    path.write_bytes(kept + tail)
+    log = MetricsLog(path, ["d_loss"], block=1)
+    log.load_history(upto_step=2)
+    assert path.read_bytes() == kept and log.history["d_loss"] == [1.0, 0.5]
+    assert os.listdir(tmp_path) == ["metrics.jsonl"]
 
 
 @pytest.mark.slow  # trains two or three runs and compares them
@@ -187,10 +227,10 @@ def _gankit(args: list[str], fault_text: str) -> subprocess.CompletedProcess:
     return subprocess.run(argv, check=False, env=env, capture_output=True, text=True, timeout=300)
 
 
-# (point, N): which write to kill. Checkpoints come at steps 2 and 4; N=1 of the
-# generator is the first checkpoint (the run resumes from step 0); pruning first deletes
-# at step 4. "checkpoint.aside" is reached only when a step is saved again, which a
-# plain run never does: test_durable covers it.
+# (point, N): which write to kill. Checkpoints, metrics flushes, sample grids and plots
+# come at steps 2 and 4; N=1 of the generator is the first checkpoint (the run resumes
+# from step 0); pruning first deletes at step 4. "checkpoint.aside" is reached only when
+# a step is saved again, which a plain run never does: test_durable covers it.
 KILLS = [
     ("checkpoint.generator", 1),
     ("checkpoint.generator", 2),
@@ -199,7 +239,12 @@ KILLS = [
     ("checkpoint.before-rename", 2),
     ("checkpoint.after-rename", 2),
     ("checkpoint.prune", 1),
+    ("metrics.flush", 2),  # steps 3-4 appended, not yet synced: the resume drops them
+    ("samples.write", 2),
+    ("plot.write", 2),
 ]
+# Points only a resume reaches: the run is first stopped at step 4 (see below).
+RESUME_POINTS = {"metrics.rewrite"}
 
 
 @pytest.mark.slow
@@ -214,26 +259,77 @@ def test_killed_at_a_fault_point_resumes_bit_for_bit(setup, tmp_path, point, nth
     _assert_same_run(setup / "ref", run)
 
 
+def _main_with_fault(argv: list[str], fault_text: str) -> int:
+    """``gankit ARGV`` in this process with ``GANKIT_FAULT`` set to ``fault_text``."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(faults.ENV, fault_text)
+        faults.reset()
+        code = main(argv)
+    faults.reset()
+    return code
+
+
+def _stopped_at_step_4(setup: Path, run: Path) -> None:
+    """A run stopped by a full disk at step 4's checkpoint: metrics and grid of step 4
+    written, the checkpoint of step 2 the latest, so that a resume cuts the metrics."""
+    argv = ["train", "--config", str(setup / "tiny.yaml"), "--out", str(run), "--quiet"]
+    assert _main_with_fault(argv, "checkpoint.generator:enospc:2") == 2
+    assert len(_records(run / "metrics.jsonl")) == 4 and open_run(run).checkpoint_steps() == [2]
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {name: (folder / name).read_bytes() for name in _files(folder)}
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("point, nth", [*KILLS[1:], ("config.save", 1)])
+def test_a_resume_killed_while_cutting_the_metrics_resumes_bit_for_bit(setup, tmp_path):
+    run = tmp_path / "run"
+    _stopped_at_step_4(setup, run)
+    metrics = (run / "metrics.jsonl").read_bytes()
+    killed = _gankit(["--resume", str(run)], "metrics.rewrite:kill:1")
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert (run / "metrics.jsonl").read_bytes() == metrics  # the old file, whole
+    assert (run / ".metrics.jsonl.tmp").is_file()  # the cut copy, never renamed in
+    assert main(["train", "--resume", str(run), "--quiet"]) == 0
+    _assert_same_run(setup / "ref", run)
+
+
+@pytest.mark.slow
+def test_a_metrics_line_cut_by_a_crash_is_harmless_to_resume(setup, tmp_path):
+    run = tmp_path / "run"
+    _stopped_at_step_4(setup, run)
+    metrics = (run / "metrics.jsonl").read_bytes()
+    (run / "metrics.jsonl").write_bytes(metrics[:-20])  # step 4's line cut, no newline
+    assert main(["train", "--resume", str(run), "--quiet"]) == 0
+    _assert_same_run(setup / "ref", run)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "point, nth", [*KILLS[1:], ("config.save", 1), *((p, 1) for p in sorted(RESUME_POINTS))]
+)
 def test_out_of_disk_at_a_fault_point_is_one_line_and_resumes(setup, tmp_path, point, nth, capsys):
     run = tmp_path / "run"
     config = ["--config", str(setup / "tiny.yaml")]
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv(faults.ENV, f"{point}:enospc:{nth}")
-        faults.reset()
-        assert main(["train", *config, "--out", str(run), "--quiet"]) == 2
-    faults.reset()
+    argv = ["train", *config, "--out", str(run), "--quiet"]
+    before = None
+    if point in RESUME_POINTS:
+        _stopped_at_step_4(setup, run)
+        argv, before = ["train", "--resume", str(run), "--quiet"], _snapshot(run)
+        capsys.readouterr()
+    assert _main_with_fault(argv, f"{point}:enospc:{nth}") == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "no space left on device" in err, err
-    assert " - " in err and "free space" in err and "Traceback" not in err
+    assert err.startswith("gankit: error: ") and err.count("\n") == 1, err
+    assert "no space left on device" in err and " - " in err and "free space" in err
     if point == "config.save":  # no run folder yet: the same command starts it
         assert not run.exists()
         assert main(["train", *config, "--out", str(run), "--quiet"]) == 0
     else:
         intact = open_run(run).checkpoint_steps()[-1]
-        assert f"(step {intact}) is intact - free space and resume with gankit train" in err
+        if point.startswith("checkpoint."):
+            assert f"(step {intact}) is intact - free space and resume with gankit train" in err
         ckpt = f"checkpoints/step_{intact:07d}/generator.safetensors"
         assert (run / ckpt).read_bytes() == (setup / "ref" / ckpt).read_bytes()
+        assert before is None or _snapshot(run) == before  # a failed resume changed nothing
         assert main(["train", "--resume", str(run), "--quiet"]) == 0
     _assert_same_run(setup / "ref", run)

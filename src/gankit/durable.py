@@ -58,8 +58,28 @@ def write_file(path: str | Path, data: str | bytes, *, fault: str | None = None)
     try:
         with open(tmp, "wb") as f:
             f.write(payload)
-            f.flush()
-            os.fsync(f.fileno())
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return replace_file(tmp, path, fault=fault)
+
+
+def replace_file(tmp: str | Path, path: str | Path, *, fault: str | None = None) -> Path:
+    """Moves the complete file ``tmp`` over ``path`` durably; for files a library writes.
+
+    The caller has written and closed ``tmp`` in the same folder as ``path`` (e.g. a
+    figure saved by matplotlib, a PNG by Pillow); this syncs it, renames it into
+    place and syncs the folder. ``tmp`` is deleted when anything fails.
+
+    Args:
+        fault: the fault point reached once ``tmp`` is synced, before the rename.
+
+    Raises:
+        OSError: the sync or the rename failed; ``path`` still holds its previous content.
+    """
+    tmp, path = Path(tmp), Path(path)
+    try:
+        sync_file(tmp)
         if fault:
             faults.point(fault)
         os.replace(tmp, path)
@@ -77,6 +97,20 @@ def sync_file(path: str | Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def sync_tree(folder: str | Path) -> None:
+    """Forces every file and folder under ``folder``, and ``folder`` itself, onto the disk.
+
+    For a folder filled by several writers before it is renamed into place as a whole.
+    """
+    folder = Path(folder)
+    for path in sorted(folder.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+        if path.is_dir() and not path.is_symlink():
+            sync_folder(path)
+        elif path.is_file() and not path.is_symlink():
+            sync_file(path)
+    sync_folder(folder)
 
 
 def sync_folder(path: str | Path) -> None:
@@ -135,6 +169,11 @@ def describe(e: OSError) -> str:
     if e.errno == errno.ENOSPC:
         return "no space left on device"
     return (e.strerror or str(e)).lower()
+
+
+def is_leftover(name: str) -> bool:
+    """Whether a file or folder called ``name`` is what an interrupted write left behind."""
+    return bool(_LEFTOVER_TMP.match(name) or _LEFTOVER_OLD.match(name))
 
 
 def tidy(folder: Path) -> None:

@@ -1,6 +1,6 @@
 """Named fault points: places where a test can make gankit crash or see a failing disk.
 
-Code that writes a run folder calls ``point("checkpoint.state")`` at the moments
+Code that writes a run, study or report folder calls ``point("checkpoint.state")`` at the moments
 where a crash or a full disk would matter. Normally that does nothing. When the
 environment variable ``GANKIT_FAULT`` is ``NAME:ACTION`` or ``NAME:ACTION:N``, the
 point called NAME acts, every time it is reached or only the N-th time:
@@ -37,6 +37,13 @@ NAMES = (
     "checkpoint.prune",  # before each training state that pruning deletes
     "checkpoint.best",  # best.json written to its temporary name, before the rename
     "quiz.commit",  # a quiz answer written in its transaction, before the commit
+    "metrics.flush",  # metrics lines appended to metrics.jsonl, before the fsync
+    "metrics.rewrite",  # resume's cut metrics.jsonl at its temporary name, before the rename
+    "samples.write",  # a PNG (the training's sample grid) at its temporary name, not renamed
+    "plot.write",  # losses.png at its temporary name, before the rename
+    "report.write",  # an evaluation or comparison file in its staged folder, before the rename
+    "tune.trial",  # a study's bookkeeping file (study.json, space.yaml, report) before the rename
+    "reproduce.write",  # a reproduction's manifest, reproduce.json or report, before the rename
 )
 
 

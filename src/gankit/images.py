@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from gankit import durable
 from gankit.config import DataConfig
 from gankit.errors import GankitError
 
@@ -108,18 +109,24 @@ def to_pil(image: torch.Tensor) -> Image.Image:
 
 
 def save_png(image: torch.Tensor, path: str | Path) -> Path:
-    """Writes a [C, H, W] uint8 image atomically (temporary file, then rename)."""
+    """Writes a [C, H, W] uint8 image atomically and durably (see ``gankit.durable``).
+
+    Raises:
+        GankitError: the name is not a .png, or the disk is full or failing (any previous
+            file at ``path`` is intact).
+    """
     path = Path(path)
     if path.suffix.lower() != ".png":
         raise GankitError(f"{path}: output must end in .png")
+    tmp = durable.temp_path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
         to_pil(image).save(tmp, format="PNG")
-        tmp.replace(path)
+        durable.replace_file(tmp, path, fault="samples.write")
     except OSError as e:
+        tmp.unlink(missing_ok=True)
         raise GankitError(
-            f"cannot write {path}: {e.strerror or e} - check the folder and free space"
+            f"cannot write {path}: {durable.describe(e)} - check the folder and free space"
         ) from None
     return path
 

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from gankit import durable
 from gankit.data import ImageData
 from gankit.errors import GankitError
 from gankit.metrics.classifier import (
@@ -249,16 +250,16 @@ def synthetic_training_accuracy(
 
 
 def save_figure(fig, path: str | Path, dpi: int = 100) -> Path:
-    """Writes a matplotlib Figure as PNG atomically (temporary file, then rename)."""
+    """Writes a matplotlib Figure as PNG atomically and durably (see ``gankit.durable``)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight")
-        tmp.replace(path)
+        durable.replace_file(tmp, path)
     except OSError as e:
         raise GankitError(
-            f"cannot write {path}: {e.strerror or e} - check the folder and free space"
+            f"cannot write {path}: {durable.describe(e)} - check the folder and free space"
         ) from None
     finally:
         tmp.unlink(missing_ok=True)

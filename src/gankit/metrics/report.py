@@ -24,6 +24,7 @@ from pathlib import Path
 
 import torch
 
+from gankit import durable
 from gankit.errors import GankitError
 from gankit.metrics import classes, latent, memorization
 from gankit.metrics.classes import new_figure, save_figure
@@ -81,14 +82,17 @@ def staged_folder(out: Path) -> Iterator[Path]:
         shutil.rmtree(tmp, ignore_errors=True)  # a crashed run's leftovers
         tmp.mkdir(parents=True)
         yield tmp
+        # Every file on the disk before the rename publishes them (see gankit.durable).
+        durable.sync_tree(tmp)
         if out.exists():
             out.rename(old)  # kept until the new one is in place
         tmp.rename(out)
+        durable.sync_folder(out.parent)
     except OSError as e:
         if old.exists() and not out.exists():
             old.rename(out)
         raise GankitError(
-            f"cannot write {out}: {e.strerror or e} - check it and free space"
+            f"cannot write {out}: {durable.describe(e)} - free space and run the same command again"
         ) from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -109,8 +113,9 @@ def json_safe(value):
 
 def _write(folder: Path, blocks: list, name: str, title: str) -> None:
     """``name``.md and ``name``.html of ``blocks`` into ``folder`` (the pictures already there)."""
-    (folder / f"{name}.md").write_text(to_markdown(blocks), encoding="utf-8")
-    (folder / f"{name}.html").write_text(to_html(blocks, folder, title), encoding="utf-8")
+    durable.write_file(folder / f"{name}.md", to_markdown(blocks), fault="report.write")
+    html = to_html(blocks, folder, title)
+    durable.write_file(folder / f"{name}.html", html, fault="report.write")
 
 
 # --- rendering blocks ---
@@ -188,7 +193,8 @@ def _flat(value) -> str:
 def write_eval_report(result: dict, folder: Path) -> None:
     """Writes metrics.json, report.md and report.html into ``folder`` (the pictures are there)."""
     result = json_safe(result)
-    (folder / EVAL_FILE).write_text(json.dumps(result, indent=1, allow_nan=False) + "\n")
+    text = json.dumps(result, indent=1, allow_nan=False) + "\n"
+    durable.write_file(folder / EVAL_FILE, text, fault="report.write")
     _write(folder, eval_blocks(result), "report", f"gankit evaluation of {result['run']}")
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 from collections.abc import Callable
 from typing import Any
 
@@ -24,6 +23,7 @@ from gankit.config import DataConfig
 from gankit.metrics import classes, classifier, inception
 from gankit.metrics.report import json_safe
 from gankit.metrics.score import reference_scorer, reference_source, reference_split
+from gankit.reproduce.report import atomic_write
 from gankit.run import Run
 
 STORE_FILE, STORE_FORMAT, STORE_VERSION = "reproduce.json", "gankit-reproduce-evals", 1
@@ -179,9 +179,7 @@ class EvalStore:
 
     def _save(self) -> None:
         body = {"format": STORE_FORMAT, "version": STORE_VERSION, "records": self.records}
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(body, indent=1, allow_nan=False) + "\n")
-        tmp.replace(self.path)
+        atomic_write(self.path, json.dumps(body, indent=1, allow_nan=False) + "\n")
 
 
 def device_name(device: torch.device) -> str:

@@ -9,11 +9,12 @@ It reads only the ``Outcome`` values the runner hands it and renders through
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import torch
 
+from gankit import durable
+from gankit.errors import GankitError
 from gankit.metrics import classes
 from gankit.metrics import report as blocks_io
 from gankit.reproduce.catalog import STANDARD_N, Document, Experiment
@@ -267,6 +268,16 @@ def _samples(outcomes: list) -> list:
 
 
 def atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    """Writes one file of a reproduction atomically and durably (see ``gankit.durable``).
+
+    Raises:
+        GankitError: the disk is full or failing; the previous file is intact, and the
+            same command continues the reproduction where it stopped.
+    """
+    try:
+        durable.write_file(path, text, fault="reproduce.write")
+    except OSError as e:
+        raise GankitError(
+            f"cannot write {path}: {durable.describe(e)} - free space and run the same command "
+            "again (what is done is kept)"
+        ) from None

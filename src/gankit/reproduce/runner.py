@@ -27,7 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from gankit import config as config_io
-from gankit import training
+from gankit import durable, training
 from gankit.config import Config
 from gankit.data import load_dataset
 from gankit.errors import GankitError
@@ -92,11 +92,12 @@ def open_output(out: Path, name: str, scale: float) -> Path:
                 f"{known.get('scale')} - use those, or another --out"
             )
         return out
-    if out.is_dir() and any(out.iterdir()):
+    # A crash while writing the manifest leaves only its temporary file: still a new folder.
+    if out.is_dir() and any(not durable.is_leftover(p.name) for p in out.iterdir()):
         raise GankitError(f"{out} is not empty and holds no {MANIFEST} - pick another --out")
     out.mkdir(parents=True, exist_ok=True)
     body = {"format": MANIFEST_FORMAT, "document": name, "scale": scale, "created": now()}
-    manifest.write_text(json.dumps(body, indent=1) + "\n")
+    report.atomic_write(manifest, json.dumps(body, indent=1) + "\n")
     return out
 
 

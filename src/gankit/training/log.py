@@ -4,15 +4,25 @@ Every step's scalars are kept as one small device tensor; a flush every N
 steps moves them to the host in a single transfer (one sync per flush, not
 per step), checks that they are finite, appends them as JSON lines, and
 mirrors them to TensorBoard when it is installed.
+
+The file stays an append-only log: each flush is synced before the checkpoint that
+follows it, so every line up to a checkpoint's step is on the disk with it. A crash
+mid-append can leave a cut last line, always of a step after the last checkpoint;
+a resume rewrites the file up to that checkpoint (atomically, see ``gankit.durable``)
+and drops whatever cannot be read.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 
 import torch
+
+from gankit import durable, faults
+from gankit.errors import GankitError
 
 
 class NonFiniteLoss(Exception):
@@ -34,26 +44,32 @@ class MetricsLog:
         self._tb = _tensorboard_writer(tensorboard_dir) if tensorboard_dir else None
 
     def load_history(self, upto_step: int) -> None:
-        """On resume: keeps the lines up to ``upto_step`` (later ones were never checkpointed)."""
+        """On resume: keeps the lines up to ``upto_step`` (later ones were never checkpointed).
+
+        Raises:
+            GankitError: the disk is full or failing; ``metrics.jsonl`` is as it was.
+        """
         if self.path is None or not self.path.exists():
             return
-        tmp = self.path.with_name(f".{self.path.name}.tmp")
+        tmp = durable.temp_path(self.path)
         block: list[dict] = []
-        with self.path.open() as src, tmp.open("w") as dst:
-            for line in src:
-                try:
-                    rec = json.loads(line)
-                except json.JSONDecodeError:
-                    continue  # a line cut short by a crash
-                if rec.get("step", math.inf) <= upto_step:
-                    dst.write(line if line.endswith("\n") else line + "\n")
+        try:
+            with self.path.open("rb") as src, tmp.open("wb") as dst:
+                for line in src:
+                    rec = _record(line)
+                    if rec is None or rec["step"] > upto_step:
+                        continue  # a line cut short by a crash, or never checkpointed
+                    dst.write(line if line.endswith(b"\n") else line + b"\n")
                     block.append(rec)
                     if len(block) == self.block:
                         self._add_history(block)
                         block = []
+            durable.replace_file(tmp, self.path, fault="metrics.rewrite")
+        except OSError as e:
+            tmp.unlink(missing_ok=True)
+            raise self._disk_error("rewrite", e) from None
         if block:
             self._add_history(block)
-        tmp.replace(self.path)
 
     def _add_history(self, records: list[dict]) -> None:
         self.history["step"].append(records[-1]["step"])
@@ -91,17 +107,45 @@ class MetricsLog:
             record.update(extra)
             lines[-1] = json.dumps(record)
         if self.path is not None:  # None: a rank that checks but does not write
-            with self.path.open("a") as f:
-                f.write("\n".join(lines) + "\n")
+            self._append("\n".join(lines) + "\n")
         if self._tb is not None:
             for name in self.names:
                 self._tb.add_scalar(name, record[name], record["step"])
         self._pending.clear()
         return record
 
+    def _append(self, text: str) -> None:
+        """Appends whole lines and syncs them, so a checkpoint never outlives its metrics."""
+        try:
+            with self.path.open("ab") as f:
+                f.write(text.encode())
+                f.flush()
+                faults.point("metrics.flush")
+                os.fsync(f.fileno())
+        except OSError as e:
+            raise self._disk_error("append to", e) from None
+
+    def _disk_error(self, what: str, e: OSError) -> GankitError:
+        """A failed write of the metrics, as one line; the run folder holds ``metrics.jsonl``."""
+        return GankitError(
+            f"could not {what} {self.path}: {durable.describe(e)} - free space and resume with "
+            f"gankit train --resume {self.path.parent}"
+        )
+
     def close(self) -> None:
         if self._tb is not None:
             self._tb.close()
+
+
+def _record(line: bytes) -> dict | None:
+    """One metrics line as a record; None for what a crash can leave (cut or zero-filled)."""
+    try:
+        rec = json.loads(line)
+    except ValueError:  # also UnicodeDecodeError: bytes that are not text at all
+        return None
+    if not isinstance(rec, dict) or not isinstance(rec.get("step"), int):
+        return None
+    return rec
 
 
 def _tensorboard_writer(log_dir: Path):

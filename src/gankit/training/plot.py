@@ -13,6 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
+from gankit import durable
+from gankit.errors import GankitError
+
 
 def smooth(values: np.ndarray, window: int) -> np.ndarray:
     """Centred moving average that ignores NaNs; same length as the input."""
@@ -47,7 +50,13 @@ def loss_panels(history: dict[str, list[float]], distance_name: str):
 
 
 def plot_losses(history: dict[str, list[float]], path: Path, distance_name: str) -> None:
-    """Writes the figure of ``history`` (step and one list per logged key) to ``path``."""
+    """Writes the figure of ``history`` (step and one list per logged key) to ``path``.
+
+    ``path`` is a run's ``losses.png``, written atomically and durably.
+
+    Raises:
+        GankitError: the disk is full or failing; the previous figure is intact.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -76,10 +85,20 @@ def plot_losses(history: dict[str, list[float]], path: Path, distance_name: str)
         ax.set_xlabel("step")
         ax.legend(loc="upper right", fontsize=8)
         ax.grid(alpha=0.3)
+    # Saved beside it and renamed in (see gankit.durable): a crash never leaves half a
+    # picture. The temporary name ends in .png, the file type matplotlib goes by.
     tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=80)
-    plt.close(fig)
-    tmp.replace(path)
+    try:
+        fig.savefig(tmp, dpi=80)
+        durable.replace_file(tmp, path, fault="plot.write")
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise GankitError(
+            f"could not save {path}: {durable.describe(e)} - free space and resume with "
+            f"gankit train --resume {path.parent}"
+        ) from None
+    finally:
+        plt.close(fig)
 
 
 def _block_mean(y: np.ndarray, stride: int) -> np.ndarray:

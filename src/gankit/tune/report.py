@@ -18,6 +18,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from gankit import config as config_io
+from gankit import durable
 from gankit.errors import GankitError
 from gankit.metrics.classes import new_figure, save_figure
 from gankit.metrics.report import to_html, to_markdown
@@ -60,7 +61,10 @@ def write_best(study_dir: Path, best: FrozenTrial | None) -> Path | None:
     if not _has_run(study_dir, best):  # none yet, or its folder was removed
         return None
     path = study_dir / BEST
-    config_io.save(Run(study_dir / best.user_attrs["run"]).config(), path)
+    try:
+        config_io.save(Run(study_dir / best.user_attrs["run"]).config(), path)
+    except OSError as e:
+        raise _disk_error(path, e) from None
     return path
 
 
@@ -259,9 +263,14 @@ def _plot_importance(importance: dict[str, float], path: Path) -> None:
 
 
 def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
     try:
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
+        durable.write_file(path, text, fault="tune.trial")
     except OSError as e:
-        raise GankitError(f"cannot write {path}: {e.strerror or e} - check the folder") from None
+        raise _disk_error(path, e) from None
+
+
+def _disk_error(path: Path, e: OSError) -> GankitError:
+    """A failed write as one line: the trials are safe in the storage, the report is redone."""
+    return GankitError(
+        f"cannot write {path}: {durable.describe(e)} - free space and run the same command again"
+    )

@@ -29,7 +29,7 @@ import optuna
 from optuna.trial import TrialState
 
 from gankit import config as config_io
-from gankit import training
+from gankit import durable, training
 from gankit.config import Config
 from gankit.errors import GankitError
 from gankit.training import pick_device
@@ -255,7 +255,8 @@ def _read_study_file(study_dir: Path) -> dict | None:
         raise GankitError(f"{study_dir} is a file - give a folder for --study")
     path = study_dir / STUDY_FILE
     if not path.is_file():
-        if any(study_dir.iterdir()):
+        # A crash while writing study.json leaves only its temporary file: still a new study.
+        if any(not durable.is_leftover(p.name) for p in study_dir.iterdir()):
             raise GankitError(
                 f"{study_dir} is not empty and holds no {STUDY_FILE}, so it is not a gankit "
                 "study - pick another --study"
@@ -332,12 +333,14 @@ def _create_folder(study_dir, known, name, objective, storage_url, base, params:
                 "objective": objective,
                 "created": time.strftime("%Y-%m-%d %H:%M:%S"),
             }
-            (study_dir / STUDY_FILE).write_text(json.dumps(identity, indent=1) + "\n")
+            identity_text = json.dumps(identity, indent=1) + "\n"
+            durable.write_file(study_dir / STUDY_FILE, identity_text, fault="tune.trial")
             config_io.save(base, study_dir / BASE_FILE)
-        (study_dir / SPACE_FILE).write_text(space_yaml(params))
+        durable.write_file(study_dir / SPACE_FILE, space_yaml(params), fault="tune.trial")
     except OSError as e:
         raise GankitError(
-            f"cannot create the study folder {study_dir}: {e.strerror or e}"
+            f"cannot create the study folder {study_dir}: {durable.describe(e)} - free space "
+            "and run the same command again"
         ) from None
 
 
