@@ -6,7 +6,7 @@ timed run measures the neighbours as much as the recipe. Instead, three phases:
 1. ``train``: each row trains on the CPU to a step cap, with a G snapshot every
    250 steps. CPU training is deterministic, so its images do not depend on load;
    rows may train side by side.
-2. ``speed``: each row's trainer runs ~1,200 steps alone on the machine and its
+2. ``speed``: each row's trainer runs 1/8 of its step cap alone on the machine, and its
    images/s is recorded (``speed.json``, with the load). Run this phase on a quiet
    machine; it takes a few minutes.
 3. ``eval``: each row is evaluated (``bench/quality.py --run RUN --checkpoint S``)
@@ -31,7 +31,7 @@ import tempfile
 from pathlib import Path
 
 SNAPSHOT_EVERY = 250
-SPEED_STEPS = 1200
+SPEED_SHARE = 8  # the speed run trains 1/8 of the row's step cap
 BATCH = 64  # the base preset's batch; a row that changes it says so in ROWS
 
 # name -> (what changes against the base preset, overrides, step cap for 5 minutes)
@@ -123,7 +123,8 @@ def speed(args, name: str) -> None:
     speeds = _speeds(args)
     if name in speeds:
         return
-    _, overrides, _ = ROWS[name]
+    _, overrides, cap = ROWS[name]
+    steps = cap // SPEED_SHARE
     with tempfile.TemporaryDirectory() as tmp:
         run = Path(tmp) / "run"
         command = [
@@ -136,7 +137,7 @@ def speed(args, name: str) -> None:
             "--out",
             str(run),
             "--steps",
-            str(SPEED_STEPS),
+            str(steps),
             "--quiet",
             *_flags(overrides),
         ]
@@ -146,7 +147,7 @@ def speed(args, name: str) -> None:
         img_per_s = [r["img_per_s"] for r in last if "img_per_s" in r][-1]
     speeds[name] = {
         "img_per_s": img_per_s,
-        "steps": SPEED_STEPS,
+        "steps": steps,
         "load_before": load_before,
         "load_after": os.getloadavg()[0],
     }
