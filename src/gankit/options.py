@@ -78,4 +78,10 @@ class Options:
         f"{LUCIC}: the objectives to search, comma-separated (default: every one gankit has)",
         metavar="A,B",
     )
+    reruns: int = knob(
+        0,
+        f"{LUCIC}: train each objective's best setting K more times (seeds +1..K) and report "
+        "FID mean ± sd over them, the paper's statistic; 0 = off, at most 100",
+        metavar="K",
+    )
     progress: bool = knob(True, "a progress bar while training (on a terminal)", flag="--quiet")

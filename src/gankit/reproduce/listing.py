@@ -72,6 +72,10 @@ def lucic_lines() -> list[str]:
         f"checkpoint, FID of 10,000 generated vs the test split"
     )
     lines.append(f"{indent}full scale: {costs.format_seconds(total)} (--trials N for fewer)")
+    lines.append(
+        f"{indent}--reruns K: each objective's best setting trained K times more (the cost "
+        "of K trials), reported as FID mean ± sd over them - the paper's statistic"
+    )
     return lines
 
 

@@ -13,6 +13,13 @@ checkpoint's FID is stored in that run (``measure.EvalStore``) and read back on 
 re-run. Trials are added one at a time, each finished trial keeping only its
 generator (a full training state of these networks is ~180 MB and no finished
 trial is ever resumed), so a 100-trial study fits on an ordinary disk.
+
+The paper's "FID ± sd" is the spread over reruns of the best setting, not the best of
+a search: with ``--reruns K`` the best trial's config is trained again from scratch
+with its seed + 1 .. K (``STUDY/reruns/<trial>/seed-S``, ordinary run folders) for
+the same schedule, and each is scored as the trial was. A rerun that is trained and
+scored is read back on a re-run, one that was interrupted resumes from its
+checkpoint. The report is ``lucic_report``'s.
 """
 
 from __future__ import annotations
@@ -27,25 +34,34 @@ from gankit.checkpoint import drop_training_states
 from gankit.config import Config
 from gankit.data import load_dataset
 from gankit.errors import GankitError
-from gankit.metrics import report as blocks_io
 from gankit.presets import get_preset
 from gankit.reproduce import measure
 from gankit.reproduce.catalog import (
     LUCIC_EPOCHS,
     LUCIC_NAME,
     LUCIC_OBJECTIVES,
-    LUCIC_PROTOCOL,
-    LUCIC_TITLE,
     LUCIC_TRIALS,
     Objective,
     check_scale,
     lucic_space,
 )
-from gankit.reproduce.report import LEGEND, NONE, REPORT_HTML, REPORT_MD, atomic_write
-from gankit.reproduce.runner import Options, default_out, fid_n, now, open_output
+from gankit.reproduce.lucic_report import write_report
+from gankit.reproduce.report import REPORT_HTML, REPORT_MD
+from gankit.reproduce.runner import Options, _train_to, default_out, fid_n, now, open_output
 from gankit.run import Run
 
 IMPLEMENTED = tuple(o.loss for o in LUCIC_OBJECTIVES if not o.missing)
+MAX_RERUNS = 100  # more is a typo: each rerun costs as much as a trial
+RERUNS_DIR = "reruns"
+
+
+@dataclasses.dataclass(frozen=True)
+class Rerun:
+    """The best setting trained again with another seed: its run folder and its FID."""
+
+    seed: int
+    run: Path
+    fid: float
 
 
 @dataclasses.dataclass
@@ -60,6 +76,16 @@ class Result:
     best_run: Path | None = None
     fid: dict | None = None  # the final checkpoint's measurement
     protocol: measure.FidProtocol | None = None
+    reruns: list[Rerun] = dataclasses.field(default_factory=list)  # by seed
+
+
+def check_reruns(reruns: int) -> None:
+    """``--reruns K`` is a whole number of reruns in [0, ``MAX_RERUNS``]."""
+    if isinstance(reruns, bool) or not isinstance(reruns, int) or not 0 <= reruns <= MAX_RERUNS:
+        raise GankitError(
+            f"--reruns must be a number of reruns from 0 to {MAX_RERUNS}, got {reruns!r} "
+            "- e.g. --reruns 5"
+        )
 
 
 def chosen_objectives(names: str) -> tuple[str, ...]:
@@ -105,6 +131,7 @@ def reproduce_lucic(opts: Options, say: Callable[[str], None] = print) -> Path:
     if opts.flowers or opts.art:
         raise GankitError(f"{LUCIC_NAME} trains on Fashion-MNIST only - drop --flowers/--art")
     chosen = chosen_objectives(opts.objectives)
+    check_reruns(opts.reruns)
     trials = opts.trials or LUCIC_TRIALS
     if trials < 1:
         raise GankitError(f"--trials must be at least 1, got {trials}")
@@ -116,6 +143,7 @@ def reproduce_lucic(opts: Options, say: Callable[[str], None] = print) -> Path:
         "fid_n": n,
         "fid_n_given": bool(opts.fid_n),
         "trials": trials,
+        "reruns": opts.reruns,
         "device": measure.device_name(device),
         "written": now(),
     }
@@ -130,7 +158,8 @@ def reproduce_lucic(opts: Options, say: Callable[[str], None] = print) -> Path:
             say(f"{obj.row}: skipped - {missing}")
             results[i] = Result(obj, skipped=missing)
             continue
-        say(f"{obj.row} ({obj.loss}): {trials} trials in {out / obj.loss}")
+        then = f", then {opts.reruns} reruns of the best" if opts.reruns else ""
+        say(f"{obj.row} ({obj.loss}): {trials} trials{then} in {out / obj.loss}")
         results[i] = _study(obj, opts, out, n, n_images, trials, device, say)
         write_report(results, settings, out)
     write_report(results, settings, out)
@@ -171,8 +200,30 @@ def _study(obj, opts, out: Path, n: int, n_images: int, trials: int, device, say
         row.skipped = "no trial completed"
         return row
     row.best_run = result.best_run
-    row.fid, row.protocol = _final_fid(Run(result.best_run), n, device, say)
+    best = Run(result.best_run)
+    row.fid, row.protocol = _final_fid(best, n, device, say, f"best trial {best.path.name}")
+    if opts.reruns:
+        row.reruns = _reruns(best, study_dir, opts, n, n_images, device, say)
     return row
+
+
+def _reruns(best: Run, study_dir: Path, opts, n: int, n_images: int, device, say) -> list[Rerun]:
+    """The best trial's config trained again with its seed + 1 .. K, each scored like it."""
+    trial = best.config()
+    folder = study_dir / RERUNS_DIR / best.path.name  # another best trial: other reruns
+    reruns = []
+    for seed in range(trial.train.seed + 1, trial.train.seed + opts.reruns + 1):
+        run = Run(folder / f"seed-{seed}")
+        cfg = config_io.override(trial, {"seed": seed, "device": opts.device})
+        # The trial's own schedule: a rerun differs from the trial in its seed alone.
+        step = training.total_steps(cfg.train, n_images)
+        if step not in run.checkpoint_steps():
+            say(f"  rerun of trial {best.path.name} with seed {seed}: {run.path}")
+        _train_to(run, cfg, "epochs", cfg.train.epochs, step, opts, say)
+        drop_training_states(run)  # as for the trials: nothing resumes a finished rerun
+        fid, _ = _final_fid(run, n, device, say, f"rerun seed {seed}")
+        reruns.append(Rerun(seed, run.path, fid["fid"]))
+    return reruns
 
 
 def _drop_training_states(study_dir: Path) -> None:
@@ -183,8 +234,12 @@ def _drop_training_states(study_dir: Path) -> None:
         drop_training_states(run)
 
 
-def _final_fid(run: Run, n: int, device, say) -> tuple[dict, measure.FidProtocol]:
-    """The FID of the run's last checkpoint at N = ``n``: the study's own, else measured."""
+def _final_fid(run: Run, n: int, device, say, label: str) -> tuple[dict, measure.FidProtocol]:
+    """The FID of the run's last checkpoint at N = ``n``: the study's own, else measured.
+
+    Kept in the run's ``reproduce.json`` (``measure.EvalStore``) and read back next time;
+    ``label`` names the run in the line said.
+    """
     step = run.checkpoint_steps()[-1]
     data = run.config().data
     proto = measure.fid_protocol(data, n)
@@ -199,99 +254,5 @@ def _final_fid(run: Run, n: int, device, say) -> tuple[dict, measure.FidProtocol
     value, _ = measure.EvalStore(run).get_or_compute(
         "fid", step, dataclasses.asdict(proto), compute
     )
-    say(f"  best trial {run.path.name}: FID {value['fid']:.2f} at its last step ({step:,})")
+    say(f"  {label}: FID {value['fid']:.2f} at its last step ({step:,})")
     return value | {"step": step}, proto
-
-
-# --- the report ---
-
-
-def write_report(results: list[Result], settings: dict, out: Path) -> None:
-    blocks = report_blocks(results, settings, out)
-    atomic_write(out / REPORT_MD, blocks_io.to_markdown(blocks))
-    atomic_write(
-        out / REPORT_HTML, blocks_io.to_html(blocks, out, "gankit reproduction of Lucic et al.")
-    )
-
-
-def report_blocks(results: list[Result], settings: dict, out: Path) -> list:
-    scale, trials = settings["scale"], settings["trials"]
-    head = (
-        f"gankit reproduce {LUCIC_NAME} --scale {scale:g} --trials {trials}, on "
-        f"{settings['device']}; written {settings['written']}. {LEGEND}"
-    )
-    blocks: list = [("h1", f"Reproduction of {LUCIC_TITLE}"), ("p", head)]
-    if scale != 1:
-        epochs = LUCIC_EPOCHS * scale
-        note = f"--scale {scale:g}: every trial trained {epochs:g} epochs instead of {LUCIC_EPOCHS}"
-        blocks.append(("p", note + ", so gankit's FIDs are not expected to match the paper's."))
-    blocks += [("h2", "Protocol"), ("ul", _protocol_items(results, settings))]
-    header = ["objective", "best FID", "trials (complete / pruned / failed)", "best settings"]
-    blocks += [("h2", "Best FID per objective on Fashion-MNIST"), ("table", header, _rows(results))]
-    notes = [f"{r.objective.row}: {r.skipped}." for r in results if r.skipped]
-    if notes:
-        blocks += [("h2", "Not run"), ("ul", notes)]
-    studies = [f"{r.objective.row}: {r.study / 'study.md'}" for r in results if r.study]
-    if studies:
-        blocks += [("h2", "Studies (every trial, its settings and value)"), ("ul", studies)]
-    for r in results:
-        sample = _last_sample(r, out)
-        if sample:
-            caption = f"{r.objective.row}: best trial {r.best_run.name}, last step"
-            blocks.append(("img", sample, caption))
-    return blocks
-
-
-def _protocol_items(results: list[Result], settings: dict) -> list[str]:
-    n, scale = settings["fid_n"], settings["scale"]
-    items = [f"The paper: {LUCIC_PROTOCOL}."]
-    proto = next((r.protocol for r in results if r.protocol), None)
-    if proto is not None:
-        items.append(f"gankit: {proto.describe('fashion-mnist')}, grey repeated to 3 channels.")
-    if n != 10_000:
-        how = "given by --fid-n" if settings.get("fid_n_given") else f"10,000 x --scale {scale:g}"
-        items.append(
-            f"N = {n:,} images per side ({how}, at least 1,000 unless given): FID is biased "
-            "upwards at small N, so these are not comparable with N = 10,000."
-        )
-    items += [
-        (
-            f"gankit: {settings['trials']} trials per objective (the paper: {LUCIC_TRIALS}), "
-            "chosen by gankit tune's Optuna TPE sampler where the paper drew them at random, "
-            "over the paper's range; learning rate and beta1 are searched for G and D "
-            "separately (the paper shares one of each); Adam's beta2 stays 0.999."
-        ),
-        (
-            "Each trial is evaluated once, at its last step, and nothing is pruned; an "
-            "objective's number is its best trial's FID there - the paper's statistic."
-        ),
-        "G ends in tanh on [-1, 1] data (the paper: a sigmoid on [0, 1]).",
-    ]
-    return items
-
-
-def _rows(results: list[Result]) -> list[list[str]]:
-    rows = []
-    for r in results:
-        paper = NONE if r.objective.paper_fid is None else f"{r.objective.paper_fid:g}"
-        if r.objective.missing:
-            ours = "not implemented"
-        elif r.fid is not None:
-            ours = f"{r.fid['fid']:.1f}"
-        else:
-            ours = "skipped" if r.skipped else "pending"
-        counts = " / ".join(map(str, r.counts)) if r.study else ""
-        params = ", ".join(f"{k} {_short(v)}" for k, v in r.best_params.items())
-        rows.append([r.objective.row, f"{paper} / {ours}", counts, params])
-    return rows
-
-
-def _short(value) -> str:
-    return f"{value:.3g}" if isinstance(value, float) else str(value)
-
-
-def _last_sample(r: Result, out: Path) -> str:
-    if r.best_run is None or r.fid is None:
-        return ""
-    sample = Run(r.best_run).sample_path(r.fid["step"])
-    return str(sample.relative_to(out)) if sample.is_file() else ""

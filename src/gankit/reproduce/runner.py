@@ -109,8 +109,10 @@ def reproduce(doc: Document, opts: Options, say: Callable[[str], None] = print) 
         gankit.training.Interrupted: a signal stopped a training (its checkpoint is saved).
     """
     check_scale(opts.scale)
-    if opts.trials or opts.objectives:
-        raise GankitError("--trials and --objectives are for lucic-fashion only - drop them")
+    if opts.trials or opts.objectives or opts.reruns:
+        raise GankitError(
+            "--trials, --objectives and --reruns are for lucic-fashion only - drop them"
+        )
     n = fid_n(doc.fid_n, opts)
     device = training.pick_device(opts.device)
     out = open_output(opts.out or default_out(doc.name, opts.scale), doc.name, opts.scale)
