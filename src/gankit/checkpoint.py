@@ -10,7 +10,6 @@ previous one. This module never decides *when* to save.
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any
 
@@ -173,7 +172,7 @@ def _fits(value: Any, kind: type) -> bool:
         return False
     if kind is int and not isinstance(value, int):
         return False
-    return math.isfinite(value) and 0 <= value <= MAX_COUNT
+    return 0 <= value <= MAX_COUNT  # false for NaN and inf too; never converts a huge int
 
 
 def read_tensors(
