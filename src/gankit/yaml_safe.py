@@ -71,7 +71,7 @@ def _read_text(path: Path, what: str) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
-        raise GankitError(f"{what} {path} is not text (not UTF-8) - check the path") from None
+        raise GankitError(f"cannot read {what} {path} (not UTF-8 text) - check the path") from None
 
 
 def _bracket_depth(text: str) -> int:
