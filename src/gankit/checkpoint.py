@@ -18,14 +18,29 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from gankit import durable, faults
+from gankit.config import shown
 from gankit.errors import GankitError
-from gankit.run import Run
+from gankit.run import Run, refuse_outside, step_name
 
 FORMAT = "gankit-checkpoint"
 VERSION = 1
 GENERATOR_FILE = "generator.safetensors"
 TRAINING_FILE = "training.safetensors"
 STATE_FILE = "state.json"
+MAX_STATE_BYTES = 16 << 20  # a state is a few kilobytes of JSON
+MAX_COUNT = 2**63 - 1  # steps, images and seconds fit in 64 bits
+# The fields a state may hold, by the type each must have (``snapshot`` in training writes them).
+STATE_FIELDS = {
+    "step": int,
+    "images_seen": int,
+    "total_steps": int,
+    "epoch": float,
+    "elapsed_seconds": float,
+    "order": dict,
+    "opt_g": dict,
+    "opt_d": dict,
+    "ema": bool,
+}
 
 
 def write_checkpoint(
@@ -86,45 +101,126 @@ def _cpu(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
 
 
-def read_state(ckpt: Path) -> dict[str, Any]:
-    """The checkpoint's ``state.json``, checked to be one of ours."""
+def read_state(ckpt: Path, require: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The checkpoint's ``state.json``, checked to be one of ours and well-formed.
+
+    Args:
+        require: fields the caller needs besides ``step`` (resume needs the training
+            state's); a missing one is a damaged checkpoint.
+    """
     path = Path(ckpt) / STATE_FILE
+    if path.is_symlink():
+        refuse_outside(Path(ckpt).parent.parent, path)
     try:
+        if path.stat().st_size > MAX_STATE_BYTES:
+            raise GankitError(f"{path} is too large to be a checkpoint's state - use another")
         state = json.loads(path.read_text())
     except FileNotFoundError:
-        raise GankitError(f"{ckpt} is not a gankit checkpoint (no {STATE_FILE})") from None
-    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise GankitError(
+            f"{ckpt} is not a gankit checkpoint (no {STATE_FILE}) - {_ONE_OF_OURS}"
+        ) from None
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         raise GankitError(f"{path} is damaged (not valid JSON) - use another checkpoint") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
-        raise GankitError(f"{ckpt} is not a gankit checkpoint (foreign {STATE_FILE})")
-    if state.get("version", 0) > VERSION:
         raise GankitError(
-            f"{ckpt} was written by a newer gankit (format {state['version']}) - upgrade gankit"
+            f"{ckpt} is not a gankit checkpoint (foreign {STATE_FILE}) - {_ONE_OF_OURS}"
         )
+    version = state.get("version", 0)
+    if not _fits(version, int):
+        raise GankitError(f"{path} is damaged (version {shown(version)}) - use another checkpoint")
+    if version > VERSION:
+        raise GankitError(
+            f"{ckpt} was written by a newer gankit (format {version}) - upgrade gankit"
+        )
+    _check_fields(Path(ckpt), state, require)
     return state
+
+
+_ONE_OF_OURS = "point at a checkpoint that gankit train wrote"
+_KINDS = {
+    int: "a whole number from 0 to 2^63",
+    float: "a finite number, 0 or more",
+    dict: "a mapping",
+    bool: "true or false",
+}
+
+
+def _check_fields(ckpt: Path, state: dict[str, Any], require: tuple[str, ...]) -> None:
+    # A hand-edited or corrupted state must stop here, not as a traceback deep in resume.
+    path = ckpt / STATE_FILE
+    missing = [key for key in ("step", *require) if key not in state]
+    if missing:
+        raise GankitError(f"{path} is damaged (no {', '.join(missing)}) - use another checkpoint")
+    for key, kind in STATE_FIELDS.items():
+        if key in state and not _fits(state[key], kind):
+            raise GankitError(
+                f"{path} is damaged ({key} is {shown(state[key])}, not {_KINDS[kind]}) - "
+                "use another checkpoint"
+            )
+    if ckpt.name.startswith("step_") and ckpt.name != step_name(state["step"]):
+        raise GankitError(
+            f"{path} is damaged (it says step {state['step']}, its folder {ckpt.name}) - "
+            "use another checkpoint"
+        )
+
+
+def _fits(value: Any, kind: type) -> bool:
+    """Whether a JSON value is of ``kind``; numbers must also be finite, 0 or more and in int64."""
+    if kind in (dict, bool):
+        return isinstance(value, kind)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    if kind is int and not isinstance(value, int):
+        return False
+    return 0 <= value <= MAX_COUNT  # false for NaN and inf too; never converts a huge int
 
 
 def read_tensors(
     ckpt: Path, name: str, device: str | torch.device = "cpu"
 ) -> dict[str, torch.Tensor]:
-    """Loads one safetensors file of a checkpoint, turning damage into a clear error."""
+    """Loads one safetensors file of a checkpoint, turning damage into a clear error.
+
+    safetensors maps the file and checks its header against the file's size, so a
+    header that claims gigabytes is refused without allocating them.
+    """
     path = Path(ckpt) / name
+    if path.is_symlink():
+        refuse_outside(Path(ckpt).parent.parent, path)
     if not path.is_file():
         raise GankitError(
             f"{path} is missing - this checkpoint cannot be used for that; pick another"
         )
     try:
-        return load_file(str(path), device=str(device))
+        tensors = load_file(str(path), device=str(device))
     except (SafetensorError, OSError, ValueError, RuntimeError) as e:
         raise GankitError(
             f"{path} is truncated or damaged ({_first_line(e)}) - use another checkpoint"
         ) from None
+    # Training never saves non-finite weights, so NaN or inf here is damage, not a result.
+    for key, tensor in tensors.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise GankitError(
+                f"{path}: the weights are not finite (NaN or inf in {key[:80]!r}) - "
+                "use another checkpoint"
+            )
+    return tensors
 
 
 def load_module_state(
     module: torch.nn.Module, tensors: dict[str, torch.Tensor], where: Path
 ) -> None:
-    """``load_state_dict`` that reports a foreign or mismatched checkpoint in one line."""
+    """``load_state_dict`` that reports a foreign or mismatched checkpoint in one line.
+
+    A tensor must have the model's own dtype: gankit saves exactly what the model holds,
+    and a silent cast (float64 to float32) could overflow to inf or hide a foreign file.
+    """
+    expected = module.state_dict()
+    for key, tensor in tensors.items():
+        if key in expected and tensor.dtype != expected[key].dtype:
+            raise GankitError(
+                f"{where} holds {key[:80]!r} as {tensor.dtype}, but the model's is "
+                f"{expected[key].dtype} - was the checkpoint written by another program?"
+            )
     try:
         module.load_state_dict(tensors, strict=True)
     except RuntimeError as e:
@@ -180,15 +276,24 @@ def flatten_optimizer(state: dict[str, Any], prefix: str) -> tuple[dict[str, tor
 def unflatten_optimizer(
     tensors: dict[str, torch.Tensor], meta: dict, prefix: str
 ) -> dict[str, Any]:
-    """Inverse of ``flatten_optimizer``."""
+    """Inverse of ``flatten_optimizer``.
+
+    Raises:
+        ValueError: ``meta`` is not what ``flatten_optimizer`` writes (a damaged state).
+    """
+    groups, scalars = meta.get("param_groups"), meta.get("scalars", {})
+    if not isinstance(groups, list) or not all(isinstance(g, dict) for g in groups):
+        raise ValueError(f"{prefix}: param_groups is not a list of settings")
+    if not isinstance(scalars, dict) or not all(isinstance(v, dict) for v in scalars.values()):
+        raise ValueError(f"{prefix}: scalars is not a mapping per parameter")
     state: dict[int, dict[str, Any]] = {}
     for name, value in tensors.items():
         if name.startswith(prefix + "."):
             index, key = name[len(prefix) + 1 :].split(".", 1)
             state.setdefault(int(index), {})[key] = value
-    for index, values in meta.get("scalars", {}).items():
+    for index, values in scalars.items():
         state.setdefault(int(index), {}).update(values)
-    return {"state": state, "param_groups": meta["param_groups"]}
+    return {"state": state, "param_groups": groups}
 
 
 def mark_best(run: Run, step: int, scores: dict[str, float]) -> None:

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
+import reprlib
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,8 +23,9 @@ from typing import Any
 
 import yaml
 
-from gankit import durable
+from gankit import durable, yaml_safe
 from gankit.errors import GankitError
+from gankit.registry import unknown_name_message
 
 # How a command line may spell a field where its name alone cannot say (see ``knob``).
 CLI_KEYS = {"flag", "aliases", "choices", "metavar", "cli_default"}
@@ -36,6 +39,7 @@ def knob(
     resumable: bool = False,
     runtime: bool = False,
     derived: bool = False,
+    bounds: tuple[float | None, float | None] = (None, None),
     **cli: Any,
 ) -> Any:
     """A dataclass field that carries its meaning.
@@ -49,6 +53,8 @@ def knob(
         runtime: how the run is executed, not what it computes (device, precision,
             time limit); implies resumable, and may differ between trials of a study.
         derived: filled in from the data when a run starts; not a flag, not searchable.
+        bounds: (lowest, highest) value a config may hold, None for no limit; finer
+            checks against the data come when a run starts.
         **cli: for command options only: ``flag`` (another name; a bool that is on by
             default is turned off by it), ``aliases``, ``choices``, ``metavar`` and
             ``cli_default`` (the command's default where the library's differs).
@@ -61,6 +67,7 @@ def knob(
         "resumable": resumable or runtime,
         "runtime": runtime,
         "derived": derived,
+        "bounds": bounds,
         **cli,
     }
     if isinstance(default, list):
@@ -77,7 +84,9 @@ class DataConfig:
     )
     data_dir: str = knob("", "where to look first for IDX files ('' = $GANKIT_DATA, cache, system)")
     split: str = knob("train", "train | test")
-    img_size: int = knob(0, "side the model works at; 0 = the dataset's own", unit="pixels")
+    img_size: int = knob(
+        0, "side the model works at; 0 = the dataset's own", unit="pixels", bounds=(0, 4096)
+    )
     channels: int = knob(0, "1 (grey) or 3 (RGB); 0 = the dataset's own")
     use_labels: bool = knob(True, "image folders: the first-level subfolder is the class")
     hflip: bool = knob(False, "random horizontal flips (p = 0.5), drawn per batch on the device")
@@ -188,15 +197,22 @@ class LossConfig:
 
 @dataclass
 class TrainConfig:
-    steps: int = knob(0, "generator updates; 0 = derive from `epochs`", resumable=True)
-    epochs: float = knob(
-        10.0, "passes of the real data through D (used when steps == 0)", resumable=True
+    steps: int = knob(
+        0, "generator updates; 0 = derive from `epochs`", resumable=True, bounds=(0, None)
     )
-    batch_size: int = knob(64, "real images per D step (global, across all ranks)", unit="images")
-    n_critic: int = knob(1, "D updates per G update")
+    epochs: float = knob(
+        10.0,
+        "passes of the real data through D (used when steps == 0)",
+        resumable=True,
+        bounds=(0, None),
+    )
+    batch_size: int = knob(
+        64, "real images per D step (global, across all ranks)", unit="images", bounds=(1, None)
+    )
+    n_critic: int = knob(1, "D updates per G update", bounds=(1, None))
     optimizer: str = knob("adam", "adam | rmsprop")
-    lr_g: float = knob(2e-4, "G's learning rate")
-    lr_d: float = knob(2e-4, "D's learning rate")
+    lr_g: float = knob(2e-4, "G's learning rate", bounds=(0, None))
+    lr_d: float = knob(2e-4, "D's learning rate", bounds=(0, None))
     beta1_g: float = knob(0.5, "G's Adam beta1 (ignored by RMSprop)")
     beta2_g: float = knob(0.999, "G's Adam beta2 (ignored by RMSprop)")
     beta1_d: float = knob(0.5, "D's Adam beta1 (ignored by RMSprop)")
@@ -318,42 +334,41 @@ def save(cfg: Config, path: Path) -> None:
 
 
 def read_yaml(path: Path, what: str = "config file") -> Any:
-    """The parsed YAML at ``path``; a missing, unreadable or malformed file is one line."""
-    path = Path(path)
-    try:
-        return yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise GankitError(f"no {what} at {path} - check the path") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise GankitError(f"cannot read {what} {path} ({e}) - check the path") from None
-    except yaml.YAMLError as e:
-        raise GankitError(
-            f"{what} {path} is not valid YAML ({str(e).splitlines()[0]}) - fix it"
-        ) from None
+    """The parsed YAML at ``path``; a missing, unreadable, malformed or hostile file is one line."""
+    return yaml_safe.read(Path(path), what)
 
 
 def load(path: Path) -> Config:
-    return from_dict(read_yaml(path) or {}, source=str(path))
+    raw = read_yaml(path)
+    if raw is None:
+        raise GankitError(
+            f"config file {path} is empty - give at least one section, e.g. train: {{steps: 100}}"
+        )
+    return from_dict(raw, source=str(path))
 
 
 def from_dict(raw: dict[str, Any], source: str = "config") -> Config:
     """Builds a Config from nested dicts; unknown keys and wrong types are errors."""
     if not isinstance(raw, dict):
-        raise GankitError(f"{source}: expected a mapping of sections ({', '.join(SECTIONS)})")
+        raise GankitError(
+            f"{source}: expected a mapping of sections ({', '.join(SECTIONS)}) - "
+            "e.g. train: {steps: 100}"
+        )
     cfg = Config()
     for key, value in raw.items():
         if key == "preset":
             cfg.preset = _coerce(str, value, f"{source}: preset")
         elif key in SECTIONS:
             if not isinstance(value, dict):
-                raise GankitError(f"{source}: section {key!r} must be a mapping")
+                raise GankitError(
+                    f"{source}: section {key!r} must be a mapping - e.g. {key}: {{name: value}}"
+                )
             section = getattr(cfg, key)
             for name, v in value.items():
                 _set_field(section, name, v, f"{source}: {key}.{name}")
         else:
-            raise GankitError(
-                f"{source}: unknown key {key!r} (valid: preset, {', '.join(SECTIONS)})"
-            )
+            valid = ["preset", *SECTIONS]
+            raise GankitError(f"{source}: {unknown_name_message('key', str(key)[:60], valid)}")
     return cfg
 
 
@@ -400,8 +415,6 @@ def override(cfg: Config, overrides: dict[str, Any]) -> Config:
     index = field_index()
     for name, value in overrides.items():
         if name not in index:
-            from gankit.registry import unknown_name_message
-
             raise GankitError(unknown_name_message("option", name, sorted(index)))
         section, _ = index[name]
         _set_field(getattr(cfg, section), name, value, f"--{name.replace('_', '-')}")
@@ -411,8 +424,15 @@ def override(cfg: Config, overrides: dict[str, Any]) -> Config:
 def _set_field(section: Any, name: str, value: Any, where: str) -> None:
     hints = typing.get_type_hints(type(section))
     if name not in hints:
-        raise GankitError(f"{where}: unknown option (valid: {', '.join(hints)})")
-    setattr(section, name, _coerce(hints[name], value, where))
+        where = where.rsplit(".", 1)[0] if where.endswith(f".{name}") else where
+        raise GankitError(f"{where}: {unknown_name_message('option', str(name)[:60], list(hints))}")
+    value = _coerce(hints[name], value, where)
+    low, high = section.__dataclass_fields__[name].metadata.get("bounds", (None, None))
+    if low is not None and value < low:
+        raise GankitError(f"{where} must be at least {low}, got {value} - fix the value")
+    if high is not None and value > high:
+        raise GankitError(f"{where} must be at most {high}, got {value} - fix the value")
+    setattr(section, name, value)
 
 
 _TRUE = {"true", "yes", "1", "on"}
@@ -427,42 +447,74 @@ def _coerce(tp: Any, value: Any, where: str) -> Any:
         if isinstance(value, str):
             value = [v for v in value.replace(" ", "").split(",") if v]
         if not isinstance(value, (list, tuple)):
-            raise GankitError(f"{where}: expected a list, got {value!r}")
+            raise GankitError(f"{where}: expected a list, got {shown(value)} - fix the value")
         return [_coerce(item, v, where) for v in value]
     if tp is bool:
         if isinstance(value, bool):
             return value
         if isinstance(value, str) and value.lower() in _TRUE | _FALSE:
             return value.lower() in _TRUE
-        raise GankitError(f"{where}: expected true or false, got {value!r}")
+        raise GankitError(f"{where}: expected true or false, got {shown(value)} - fix the value")
     if tp is int:
-        if isinstance(value, bool):
-            raise GankitError(f"{where}: expected an integer, got {value!r}")
-        if isinstance(value, int):
-            return value
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        if isinstance(value, str):
-            try:
-                return int(value.replace("_", ""))
-            except ValueError:
-                pass
-        raise GankitError(f"{where}: expected an integer, got {value!r}")
+        number = _integer(value)
+        if number is None:
+            raise GankitError(f"{where}: expected an integer, got {shown(value)} - fix the value")
+        if abs(number) > MAX_INT:
+            raise GankitError(f"{where}: {shown(value)} is out of range - use a smaller number")
+        return number
     if tp is float:
-        if isinstance(value, bool):
-            raise GankitError(f"{where}: expected a number, got {value!r}")
-        if isinstance(value, (int, float)):
-            return float(value)
-        if isinstance(value, str):
-            try:
-                return float(value)
-            except ValueError:
-                pass
-        raise GankitError(f"{where}: expected a number, got {value!r}")
+        number = _number(value)
+        if number is None:
+            raise GankitError(f"{where}: expected a number, got {shown(value)} - fix the value")
+        if not math.isfinite(number):
+            raise GankitError(
+                f"{where}: expected a finite number, got {shown(value)} - fix the value"
+            )
+        return number
     if tp is str:
         if isinstance(value, str):
             return value
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return str(value)
-        raise GankitError(f"{where}: expected text, got {value!r}")
+        raise GankitError(f"{where}: expected text, got {shown(value)} - fix the value")
     raise TypeError(f"unsupported config type {tp!r}")
+
+
+# Every count, size and seed fits in 64 bits; beyond that a number is a typo or an attack.
+MAX_INT = 2**63 - 1
+
+
+def _integer(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and len(value) <= 40:
+        try:
+            return int(value.replace("_", ""))
+        except ValueError:
+            return None
+    return None
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        try:
+            return float(value)
+        except OverflowError:  # an integer beyond any float
+            return math.inf
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
+
+
+def shown(value: Any) -> str:
+    """A value for a message: short, one line, and cheap however large or nested it is."""
+    return " ".join(reprlib.repr(value).split())

@@ -91,6 +91,8 @@ class Run:
         steps = []
         for child in self.checkpoints_dir.iterdir():
             m = _STEP_DIR.match(child.name)
+            if m and child.is_symlink():
+                refuse_outside(self.path, child)
             if m and (child / "state.json").is_file():
                 steps.append(int(m.group(1)))
         return sorted(steps)
@@ -118,7 +120,7 @@ class Run:
             record = json.loads(self.best_path.read_text())
         except (OSError, ValueError):
             record = None
-        if not isinstance(record, dict) or not isinstance(record.get("step"), int):
+        if not _is_best_record(record):
             raise GankitError(
                 f"{self.best_path} is damaged - delete it (the next evaluation while "
                 "training writes it again)"
@@ -160,6 +162,32 @@ class Run:
             shown = ", ".join(map(str, steps[-8:]))
             raise GankitError(f"run {self.path} has no checkpoint at step {step} (has: {shown})")
         return step
+
+
+def _is_best_record(record) -> bool:
+    """``{"step": S, metric: value, ...}`` with a real step and numbers for scores."""
+    if not isinstance(record, dict):
+        return False
+    step, scores = record.get("step"), [v for k, v in record.items() if k != "step"]
+    numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in scores)
+    return isinstance(step, int) and not isinstance(step, bool) and step >= 0 and numbers
+
+
+def refuse_outside(root: Path, path: Path) -> None:
+    """Refuses a link under ``root`` that leads out of it (or nowhere).
+
+    A run reads only its own files: a checkpoint linked in from elsewhere would be
+    trusted as this run's, and a later prune or re-save would act through the link.
+    """
+    try:
+        inside = path.resolve().is_relative_to(Path(root).resolve())
+    except (OSError, RuntimeError):  # a loop of links
+        inside = False
+    if not inside:
+        raise GankitError(
+            f"{path} is a link leading outside the run folder {root} - put the files "
+            "themselves there, or point at the run they belong to"
+        )
 
 
 def create_run(path: str | Path, cfg: Config) -> Run:

@@ -225,7 +225,7 @@ def snapshot(s: TrainState) -> tuple[dict, dict, dict]:
 
 def restore(s: TrainState, ckpt) -> None:
     """Loads a checkpoint written by ``snapshot`` into a freshly built state."""
-    meta = read_state(ckpt)
+    meta = read_state(ckpt, require=("images_seen", "order", "opt_g", "opt_d"))
     if not (ckpt / TRAINING_FILE).exists():
         raise GankitError(
             f"{ckpt} keeps only the generator (older training states are pruned) - "

@@ -27,7 +27,7 @@ from typing import Any
 import yaml
 
 from gankit import config as config_io
-from gankit.config import Config, read_yaml
+from gankit.config import Config, read_yaml, shown
 from gankit.errors import GankitError
 from gankit.registry import unknown_name_message
 
@@ -112,7 +112,9 @@ def parse_space(raw: Any, source: str = "space") -> Space:
 
 def _param(name: str, tp: Any, spec: Any, where: str) -> Param:
     if not isinstance(spec, dict):
-        raise GankitError(f"{where}: expected a distribution like {EXAMPLE}, got {spec!r}")
+        raise GankitError(
+            f"{where}: expected a distribution, got {shown(spec)} - write e.g. {EXAMPLE}"
+        )
     dist = spec.get("dist")
     if dist not in DISTS:
         what = "no dist given" if dist is None else unknown_name_message("dist", str(dist), DISTS)
@@ -142,16 +144,16 @@ def _param(name: str, tp: Any, spec: Any, where: str) -> Param:
     if step is not None:
         step = _number(step, f"{where}: step", integer)
         if step <= 0:
-            raise GankitError(f"{where}: step must be positive, got {step:g}")
+            raise GankitError(f"{where}: step must be positive, got {step:g} - fix it or drop it")
         if not math.isclose(round((high - low) / step) * step, high - low, abs_tol=1e-9):
             raise GankitError(f"{where}: high - low ({high - low:g}) is not a multiple of step")
     log = spec.get("log", False)
     if not isinstance(log, bool):
-        raise GankitError(f"{where}: log must be true or false, got {log!r}")
+        raise GankitError(f"{where}: log must be true or false, got {shown(log)} - fix it")
     if log and step not in (None, 1):
         raise GankitError(f"{where}: an int with log: true cannot have a step - drop one")
     if log and low < 1:
-        raise GankitError(f"{where}: an int with log: true needs low >= 1, got {low}")
+        raise GankitError(f"{where}: an int with log: true needs low >= 1, got {low} - raise low")
     return Param(name, dist, low, high, step, log)
 
 
@@ -178,10 +180,10 @@ def _number(value: Any, where: str, integer: bool) -> float | int:
         except ValueError:
             pass
     if number is None or not math.isfinite(number):
-        raise GankitError(f"{where}: expected a number, got {value!r}")
+        raise GankitError(f"{where}: expected a number, got {shown(value)} - fix it")
     if integer:
         if float(number) != int(number):
-            raise GankitError(f"{where}: expected a whole number, got {value!r}")
+            raise GankitError(f"{where}: expected a whole number, got {shown(value)} - fix it")
         return int(number)
     return float(number)
 
