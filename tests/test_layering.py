@@ -15,6 +15,7 @@ LAYERS = {
     "rng": 0,
     "faults": 0,
     "durable": 0,
+    "yaml_safe": 0,
     "data": 1,
     "models": 1,
     "losses": 1,
