@@ -31,9 +31,7 @@ from gankit.web.quiz import (
 from gankit.web.quiz_store import SCHEMA, QuizStore
 from gankit.web.quiz_table import OTHER, Kind, kind_of, table
 from tests.web.support import SAME_ORIGIN, client, make_app, tiny_runs
-
-PNGS = [b"png0", b"png1", b"png2", b"png3"]
-SOURCES = ["real", "generated", "real", "generated"]
+from tests.web.test_quiz import PNGS, SOURCES
 
 
 @pytest.fixture(scope="module")
@@ -262,6 +260,8 @@ def test_too_many_questions_for_the_data_is_a_one_line_422(runs, tmp_path):
             ({"mode": "003", "runs": ["cond", "small"]}, 422, "leave this run out"),
             ({"mode": "003", "runs": ["cond", "cond"]}, 422, "choose each run once"),
             ({"mode": "003", "runs": ["nope"]}, 404, "no run 'nope'"),
+            ({"mode": "003", "listed": "1"}, 422, "tick at least one run"),
+            ({"mode": "bogus", "run": "cond"}, 422, "mode must be"),
         ]
         for form, status, message in posts:
             r = c.post("/quiz/start", data={"csrf": token, **form}, headers=SAME_ORIGIN)

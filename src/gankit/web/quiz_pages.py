@@ -119,6 +119,7 @@ def _start_003(request: Request) -> str:
         '<form method="post" action="/quiz/start">'
         '<input type="hidden" name="csrf" value="CSRF_TOKEN">'
         f'<input type="hidden" name="mode" value="{MODE_003}">'
+        '<input type="hidden" name="listed" value="1">'
         f"<fieldset><legend>runs, one question each</legend>{boxes}</fieldset>"
         '<p class="row"><label>checkpoint <input name="checkpoint" value="latest" size="8">'
         '</label><button type="submit" id="start">Start</button></p></form>'
@@ -129,9 +130,15 @@ def _start_003(request: Request) -> str:
 async def quiz_start(request: Request):
     form, client = await _checked_form(request)
     checkpoint = _one(form, "checkpoint").strip() or "latest"
-    quiz = services(request).quiz
-    if _one(form, "mode") == MODE_003:  # may wait for the lock, and load the runs' data
-        survey = await run_in_threadpool(quiz.start_003, form.get("runs", []), checkpoint, client)
+    quiz, mode = services(request).quiz, _one(form, "mode")
+    if mode not in MODES:
+        raise Unprocessable(f"mode must be 'open' or '{MODE_003}', got {mode[:8]!r}")
+    if mode == MODE_003:
+        runs = form.get("runs", [])
+        if not runs and _one(form, "listed"):  # the form's list came back with none ticked
+            raise Unprocessable("no run is ticked - tick at least one run to ask about")
+        # No list at all: every ready run. It may wait for the lock and load the runs' data.
+        survey = await run_in_threadpool(quiz.start_003, runs, checkpoint, client)
         return RedirectResponse(f"/quiz/{survey.parts[0].id}", status_code=303)
     try:
         questions = int(_one(form, "questions") or DEFAULT_QUESTIONS)
@@ -338,7 +345,7 @@ def _cell(cell: Cell | None) -> str:
     reported = "" if cell.reported is None else f"<br>003: {cell.reported:.2f}%"
     return (
         f'<td title="{e(", ".join(cell.runs))}"><b class="rate">{100 * cell.error_rate:.2f}%</b>'
-        f' <span class="muted">({cell.answers} answers, {100 * cell.ci_low:.2f}% - '
+        f' <span class="muted">(n = {cell.answers}, 95%: {100 * cell.ci_low:.2f}% - '
         f"{100 * cell.ci_high:.2f}%)</span>{reported}</td>"
     )
 
