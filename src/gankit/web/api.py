@@ -9,7 +9,7 @@ routes), so the event loop never waits on either.
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -36,6 +36,7 @@ from gankit.web.params import (
     Seed,
 )
 from gankit.web.quiz import DEFINITION, Question, Session, reference_003
+from gankit.web.quiz_table import results_table
 from gankit.web.security import require_json
 from gankit.web.services import Services, Svc, services
 
@@ -287,7 +288,10 @@ def answer(body: s.AnswerIn, qid: Id, svc: Svc):
 @router.get("/quiz/results", response_model=s.ResultsOut, tags=["human test"])
 def results(svc: Svc):
     rows = [vars(r) for r in svc.quiz.results()]
-    return s.ResultsOut(definition=DEFINITION, results=rows, reference_003=reference_003())
+    by_kind = asdict(results_table(svc.quiz))
+    return s.ResultsOut(
+        definition=DEFINITION, results=rows, reference_003=reference_003(), table_003=by_kind
+    )
 
 
 @router.get("/quiz/answers.csv", response_class=PlainTextResponse, tags=["human test"])

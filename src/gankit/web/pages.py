@@ -49,6 +49,8 @@ form.row label{margin-right:1em}input[type=number]{width:6em}
 .choices{display:flex;gap:12px;flex-wrap:wrap}.choice{cursor:pointer}
 .choice input{display:none}.choice img{width:168px;height:168px;border:4px solid #ddd}
 .choice input:checked+img{border-color:#d22}
+.panels{display:flex;gap:2em;flex-wrap:wrap}figure.examples{margin:0 0 1em;max-width:260px}
+figure.examples img{width:56px;height:56px;margin:2px}
 iframe{width:100%;height:75vh;border:1px solid #ccc;background:#fff}
 img.plot{max-width:100%}
 """

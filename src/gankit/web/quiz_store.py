@@ -11,6 +11,11 @@ to write is ``Unavailable`` (503): nothing was changed and the client may
 answer again. The truth (which positions are real) never leaves this module
 before the question is answered. What counts as an answer, what it missed
 and the error rate are the test's rules (``quiz``).
+
+Document 003's mode adds tables and leaves the first three as they were: a
+survey groups ordinary sessions (one per run) under a mode, and a question
+of a survey keeps the example panels shown above it. Opening an older
+database adds the empty tables, so its answers read as before.
 """
 
 from __future__ import annotations
@@ -32,9 +37,11 @@ from gankit.web.quiz import (
     POSITIONS,
     REAL,
     Answer,
+    Examples,
     Question,
     Result,
     Session,
+    Survey,
     check_marked,
     check_questions,
     generated_positions,
@@ -55,6 +62,17 @@ CREATE TABLE IF NOT EXISTS images (
     position INTEGER NOT NULL, source TEXT NOT NULL, png BLOB NOT NULL,
     UNIQUE (question, position));
 """
+SCHEMA_SURVEYS = """
+CREATE TABLE IF NOT EXISTS surveys (
+    id TEXT PRIMARY KEY, mode TEXT NOT NULL, client TEXT NOT NULL, created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS survey_parts (
+    survey TEXT NOT NULL REFERENCES surveys(id), part INTEGER NOT NULL,
+    session TEXT NOT NULL UNIQUE REFERENCES sessions(id), PRIMARY KEY (survey, part));
+CREATE TABLE IF NOT EXISTS examples (
+    question TEXT NOT NULL REFERENCES questions(id), panel TEXT NOT NULL,
+    position INTEGER NOT NULL, source TEXT NOT NULL, png BLOB NOT NULL,
+    PRIMARY KEY (question, panel, position));
+"""
 
 
 class QuizStore:
@@ -68,6 +86,7 @@ class QuizStore:
             try:
                 con.execute("PRAGMA journal_mode=WAL")  # persistent: set once per file
                 con.executescript(SCHEMA)
+                con.executescript(SCHEMA_SURVEYS)  # also brings an older database up to date
                 _check_writable(con)
             finally:
                 con.close()
@@ -277,6 +296,82 @@ class QuizStore:
                 "answered": one("SELECT COUNT(*) FROM questions WHERE answer IS NOT NULL"),
                 "images": one("SELECT COUNT(*) FROM images"),
             }
+
+    # --- document 003's surveys ---
+
+    def start_survey(
+        self, mode: str, parts: Sequence[tuple[str, int]], questions: int, client: str = ""
+    ) -> Survey:
+        """A survey of one session per (run, checkpoint) in ``parts``, in that order."""
+        check_questions(questions)
+        survey, now = secrets.token_urlsafe(12), time.time()
+        sids = [secrets.token_urlsafe(12) for _ in parts]
+        with self._write() as con:
+            con.execute("INSERT INTO surveys VALUES (?, ?, ?, ?)", (survey, mode, client, now))
+            for number, (sid, (run, checkpoint)) in enumerate(zip(sids, parts), start=1):
+                con.execute(
+                    "INSERT INTO sessions (id, client, run, checkpoint, questions, created) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (sid, client, run, checkpoint, questions, now),
+                )
+                con.execute("INSERT INTO survey_parts VALUES (?, ?, ?)", (survey, number, sid))
+        return self.survey(survey)
+
+    def survey(self, survey: str) -> Survey:
+        with self._read() as con:
+            row = con.execute("SELECT mode FROM surveys WHERE id = ?", (survey,)).fetchone()
+            sids = con.execute(
+                "SELECT session FROM survey_parts WHERE survey = ? ORDER BY part", (survey,)
+            ).fetchall()
+        if row is None:
+            raise NotFound(f"no survey {survey[:40]!r} - start one on the test page")
+        return Survey(survey, row[0], [self.session(sid) for (sid,) in sids])
+
+    def survey_of(self, sid: str) -> str | None:
+        """The survey holding session ``sid``, if any."""
+        with self._read() as con:
+            row = con.execute("SELECT survey FROM survey_parts WHERE session = ?", (sid,))
+            found = row.fetchone()
+        return None if found is None else found[0]
+
+    def add_examples(self, qid: str, examples: Examples) -> None:
+        """Keeps the panels shown above question ``qid``; a question keeps its first ones."""
+        panels = [("real", png) for png in examples.real]
+        panels += [("generated", png) for png in examples.generated]
+        rows = [
+            (qid, panel, k, source, png)
+            for k, ((panel, png), source) in enumerate(zip(panels, examples.sources))
+        ]
+        with self._write() as con:
+            if con.execute("SELECT 1 FROM examples WHERE question = ?", (qid,)).fetchone():
+                return  # a racing request stored its panels first: the question keeps those
+            con.executemany("INSERT INTO examples VALUES (?, ?, ?, ?, ?)", rows)
+
+    def examples(self, qid: str) -> Examples | None:
+        """The panels shown above question ``qid`` (None when it was asked without)."""
+        with self._read() as con:
+            rows = con.execute(
+                "SELECT panel, source, png FROM examples WHERE question = ? ORDER BY position",
+                (qid,),
+            ).fetchall()
+        if not rows:
+            return None
+        real = [png for panel, _, png in rows if panel == "real"]
+        generated = [png for panel, _, png in rows if panel == "generated"]
+        return Examples(real, generated, [source for _, source, _ in rows])
+
+    def mode_results(self, mode: str) -> list[Result]:
+        """``results()`` over the answers given in surveys of ``mode`` only."""
+        with self._read() as con:
+            rows = con.execute(
+                "SELECT q.run, q.checkpoint, COUNT(*), COUNT(DISTINCT q.session), SUM(q.missed) "
+                "FROM questions q JOIN survey_parts p ON p.session = q.session "
+                "JOIN surveys s ON s.id = p.survey "
+                "WHERE q.answer IS NOT NULL AND s.mode = ? GROUP BY q.run, q.checkpoint "
+                "ORDER BY q.run, q.checkpoint",
+                (mode,),
+            ).fetchall()
+        return [Result.of(*row) for row in rows]
 
 
 def _check_writable(con: sqlite3.Connection) -> None:

@@ -114,9 +114,31 @@ class ResultOut(BaseModel):
     ci_high: float
 
 
+class CellOut(BaseModel):
+    dataset: str
+    model: str = Field(description="GAN, DCGAN, WGAN or WGAN-GP; in other: the run's net, loss")
+    runs: list[str] = Field(description="run@checkpoint of the runs whose answers it pools")
+    answers: int
+    missed: int
+    error_rate: float
+    ci_low: float
+    ci_high: float
+    reported: float | None = Field(description="seed 003's rate in % where a run is its preset")
+
+
+class Table003Out(BaseModel):
+    datasets: list[str] = Field(description="rows")
+    models: list[str] = Field(description="columns")
+    cells: list[CellOut] = Field(description="the filled cells of datasets x models")
+    other: list[CellOut] = Field(description="runs of any other kind, one each")
+
+
 class ResultsOut(BaseModel):
     definition: str
     results: list[ResultOut]
     reference_003: dict[str, dict[str, float]] = Field(
         description="seed 003's reported human error rates in %: model -> dataset -> rate"
+    )
+    table_003: Table003Out = Field(
+        description="answers of the questionnaire mode (/quiz?mode=003) as seed 003 tabled them"
     )
