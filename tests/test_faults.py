@@ -216,14 +216,19 @@ def setup(tmp_path_factory):
     return root
 
 
-def _gankit(args: list[str], fault_text: str) -> subprocess.CompletedProcess:
+def _gankit(
+    args: list[str], fault_text: str, command: str = "train", env: dict | None = None
+) -> subprocess.CompletedProcess:
+    """``gankit COMMAND ARGS --quiet`` in a new process; ``env`` adds to this one's."""
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")]),
         "OMP_NUM_THREADS": "1",  # as the tests' own process: same sums, no thread fights
         faults.ENV: fault_text,
+        **(env or {}),
     }
-    argv = [sys.executable, "-m", "gankit", "train", *args, "--quiet"]
+    quiet = ["--quiet"] if command == "train" else []  # the other commands print little
+    argv = [sys.executable, "-m", "gankit", command, *args, *quiet]
     return subprocess.run(argv, check=False, env=env, capture_output=True, text=True, timeout=300)
 
 

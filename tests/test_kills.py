@@ -1,0 +1,69 @@
+"""A real process killed at the fault points test_faults' harness does not reach.
+
+Each test runs ``python -m gankit ...`` with ``GANKIT_FAULT=POINT:kill:N``, checks that
+SIGKILL ended it, runs what the user would run next, and compares the result with an
+uninterrupted one (the harness and its comparison are test_faults'):
+
+- ``config.save``: a new run killed while its config is written, and a resume killed
+  while it writes the config again;
+- ``checkpoint.aside``: a plain run never saves a step twice, so the step is re-saved
+  over a folder that is not a complete checkpoint (its ``state.json`` lost);
+- ``checkpoint.best``: ``--eval-every`` with the dataset's classifier, trained tiny once
+  and cached where the subprocess finds it;
+- ``report.write``: ``gankit evaluate`` with a stand-in FID network saved as TorchScript,
+  which the subprocess loads through ``$GANKIT_INCEPTION``.
+"""
+
+import shutil
+import signal
+
+import pytest
+
+from gankit.cli import main
+from gankit.run import open_run
+from tests import test_faults
+from tests.test_faults import _assert_same_run, _gankit, _stopped_at_step_4
+
+setup = test_faults.setup  # the tiny config on disk and an uninterrupted run of it
+
+pytestmark = pytest.mark.slow  # every test trains or evaluates in a subprocess
+
+
+def _killed(result) -> None:
+    assert result.returncode == -signal.SIGKILL, result.stderr
+
+
+def test_a_new_run_killed_while_saving_its_config_is_started_again(setup, tmp_path):
+    run = tmp_path / "run"
+    argv = ["--config", str(setup / "tiny.yaml"), "--out", str(run)]
+    _killed(_gankit(argv, "config.save:kill:1"))
+    assert not run.exists()  # only the hidden folder being put together, never a half run
+    assert main(["train", *argv, "--quiet"]) == 0  # what the user runs again
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # the leftover is gone
+    _assert_same_run(setup / "ref", run)
+
+
+def test_a_resume_killed_while_saving_its_config_resumes_bit_for_bit(setup, tmp_path):
+    run = tmp_path / "run"
+    _stopped_at_step_4(setup, run)
+    config = (run / "config.yaml").read_bytes()
+    _killed(_gankit(["--resume", str(run)], "config.save:kill:1"))
+    assert (run / "config.yaml").read_bytes() == config  # the old file, whole
+    assert main(["train", "--resume", str(run), "--quiet"]) == 0
+    _assert_same_run(setup / "ref", run)
+
+
+def test_killed_while_re_saving_a_step_resumes_bit_for_bit(setup, tmp_path):
+    run = tmp_path / "run"
+    _stopped_at_step_4(setup, run)
+    # Step 4's folder without its state.json is not a checkpoint: the resume trains from
+    # step 2 and saves step 4 over it, setting the old folder aside first.
+    broken = run / "checkpoints" / "step_0000004"
+    shutil.copytree(setup / "ref" / "checkpoints" / "step_0000004", broken)
+    (broken / "state.json").unlink()
+    _killed(_gankit(["--resume", str(run)], "checkpoint.aside:kill:1"))
+    leftovers = {".step_0000004.old", ".step_0000004.tmp"}
+    assert leftovers <= {p.name for p in (run / "checkpoints").iterdir()}
+    assert not broken.exists() and open_run(run).checkpoint_steps() == [2]
+    assert main(["train", "--resume", str(run), "--quiet"]) == 0
+    _assert_same_run(setup / "ref", run)
