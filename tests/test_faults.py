@@ -235,7 +235,7 @@ def _gankit(
 # (point, N): which write to kill. Checkpoints, metrics flushes, sample grids and plots
 # come at steps 2 and 4; N=1 of the generator is the first checkpoint (the run resumes
 # from step 0); pruning first deletes at step 4. "checkpoint.aside" is reached only when
-# a step is saved again, which a plain run never does: test_durable covers it.
+# a step is saved again, which a plain run never does: test_kills re-saves one.
 KILLS = [
     ("checkpoint.generator", 1),
     ("checkpoint.generator", 2),

@@ -12,6 +12,11 @@ uninterrupted one (the harness and its comparison are test_faults'):
   and cached where the subprocess finds it;
 - ``report.write``: ``gankit evaluate`` with a stand-in FID network saved as TorchScript,
   which the subprocess loads through ``$GANKIT_INCEPTION``.
+
+Two tests are expected to fail, each naming what it finds: the best mark of a run's last
+step is lost to a kill, and a killed evaluation's staged folder is never removed.
+``tune.trial`` and ``reproduce.write`` are killed nowhere yet: a tune or reproduce
+subprocess trains real runs, too slow here; test_durable holds them to the same rule.
 """
 
 import copy
