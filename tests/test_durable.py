@@ -365,3 +365,18 @@ def test_a_full_disk_while_recording_a_measurement_keeps_the_old_record(run, fau
         False,
     )
     assert EvalStore(run).get("fid", 1, {"n": 8}) == {"fid": 3.0}
+
+
+def test_a_report_set_aside_by_a_killed_evaluation_comes_back(tmp_path):
+    from gankit.metrics.report import staged_folder
+
+    out = tmp_path / "eval"
+    aside, half = durable.aside_path(out), durable.temp_path(out)
+    aside.mkdir()
+    (aside / "metrics.json").write_text("complete")
+    half.mkdir()
+    (half / "metrics.json").write_text("half")
+    with pytest.raises(RuntimeError), staged_folder(out):
+        raise RuntimeError("the evaluation failed before writing anything")
+    assert (out / "metrics.json").read_text() == "complete"
+    assert not aside.exists() and not half.exists()

@@ -13,8 +13,8 @@ uninterrupted one (the harness and its comparison are test_faults'):
 - ``report.write``: ``gankit evaluate`` with a stand-in FID network saved as TorchScript,
   which the subprocess loads through ``$GANKIT_INCEPTION``.
 
-Two tests are expected to fail, each naming what it finds: the best mark of a run's last
-step is lost to a kill, and a killed evaluation's staged folder is never removed.
+One test is expected to fail, naming what it finds: the best mark of a run's last step
+is lost to a kill.
 ``tune.trial`` and ``reproduce.write`` are killed nowhere yet: a tune or reproduce
 subprocess trains real runs, too slow here; test_durable holds them to the same rule.
 """
@@ -162,12 +162,7 @@ def test_an_evaluation_killed_while_writing_its_report_completes_when_run_again(
     assert _snapshot(run / "eval") == before
 
 
-# The staged folder is named after the process (.eval.tmp-PID), so the next evaluation,
-# another process, neither reuses nor removes the one a killed evaluation left.
-LEFTOVER = "a killed evaluation's staged folder is named by its pid; no later run removes it"
-
-
-@pytest.mark.xfail(reason=LEFTOVER, strict=True)
+# A killed evaluation leaves its staged folder; the next one, another process, removes it.
 def test_an_evaluation_run_again_after_a_kill_leaves_no_temporary_files(
     setup, tmp_path, fake_network
 ):

@@ -17,7 +17,6 @@ import contextlib
 import html
 import json
 import math
-import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -77,9 +76,14 @@ def check_output_folder(out: Path, marker: str) -> None:
 def staged_folder(out: Path) -> Iterator[Path]:
     """Yields an empty folder beside ``out`` that replaces ``out`` on success, else is removed."""
     out = Path(out)
-    tmp, old = (out.with_name(f".{out.name}.{what}-{os.getpid()}") for what in ("tmp", "old"))
+    # Fixed names, so the next run finds what a killed one left: a report set aside
+    # between the two renames goes back first, then a half-written one is dropped.
+    tmp, old = durable.temp_path(out), durable.aside_path(out)
+    if old.exists() and not out.exists():
+        old.rename(out)
+    shutil.rmtree(old, ignore_errors=True)
     try:
-        shutil.rmtree(tmp, ignore_errors=True)  # a crashed run's leftovers
+        shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         yield tmp
         # Every file on the disk before the rename publishes them (see gankit.durable).
