@@ -16,8 +16,8 @@ from tests.support import tiny_config
 pytestmark = pytest.mark.slow  # torchrun process groups
 
 # Batch norm is per rank on the CPU (SyncBatchNorm has no CPU kernel), so the model
-# here has none; the gradient penalty, flips, crops, rotations, labels and the adaptive
-# augmentation exercise every random draw, and R1 and ADA's averaged verdicts every reduction.
+# here has none; the gradient penalty, flips, labels and the adaptive augmentation
+# exercise every random draw, and R1 and ADA's averaged verdicts every reduction.
 SECTIONS = {
     "model": {"g_norm": "layer", "d_norm": "spectral"},
     "loss": {"loss": "wgan-gp", "r1_gamma": 0.5, "r1_every": 2},
@@ -28,7 +28,7 @@ SECTIONS = {
         "ada_target": 0.6,
         "ada_speed_images": 200,
     },
-    "data": {"hflip": True, "crop_padding": 2, "rotate_degrees": 10.0},
+    "data": {"hflip": True},
 }
 
 
