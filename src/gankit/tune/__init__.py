@@ -5,7 +5,7 @@ config file), a search space over its fields (``space``), an objective measured
 during training (``objective``) and a number of trials. Every trial is an
 ordinary run folder in ``STUDY/trials/NNNN``; the study lives in an Optuna
 storage (``STUDY/study.db`` by default), so re-running continues it; the report
-(``study.md``, ``study.html``) and ``best.yaml`` are rewritten after each session.
+(``study.md``, ``study.html``) and ``best.yaml`` are rewritten after each `gankit tune` command.
 Follows Akiba et al. (2019), "Optuna: A Next-generation Hyperparameter
 Optimization Framework" (TPE sampler, median pruning, heartbeats).
 

@@ -5,7 +5,7 @@ trials table (number, state, value, minutes, how it stopped, run folder,
 parameters), the optimisation history and the parameter importance as PNGs
 (rendered with ``gankit.metrics.report``'s blocks, so the HTML embeds them),
 and ``best.yaml``, the best trial's complete config, which ``gankit train
---config`` takes as it is. Written again after every session, from the storage.
+--config`` takes as it is. Written again after every `gankit tune` command, from the storage.
 """
 
 from __future__ import annotations

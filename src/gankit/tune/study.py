@@ -5,7 +5,7 @@ anything is created or touched (the space, the objective against the dataset,
 the base against an existing study's, the storage), so a bad command leaves an
 existing study exactly as it was. Then the objective's caches are warmed, trials
 whose process died are queued again, the trials still missing are run (here or
-in workers), and the report is written - also when the session is interrupted.
+in workers), and the report is written - also when the command is interrupted.
 
     STUDY/
       study.json    the study's identity: Optuna study name, storage, objective
@@ -42,7 +42,7 @@ from gankit.tune.workers import StudyLink, run_workers, split
 
 STUDY_FILE, BASE_FILE, SPACE_FILE = "study.json", "base.yaml", "space.yaml"
 FORMAT, VERSION = "gankit-study", 1
-# Fields that may differ between sessions of one study: they do not change what a trial is
+# Fields that may differ between runs of `gankit tune` on one study: they do not change what a trial is
 # (how it is executed, and what is filled in from the data).
 FREE = config_io.RUNTIME | config_io.DERIVED
 

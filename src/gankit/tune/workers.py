@@ -1,7 +1,7 @@
 """Running trials: in this process, or in K worker processes sharing one storage.
 
 Owns the sampler and pruner (re-made in every process: Optuna keeps neither in
-the storage), the split of a session's trials between workers, and the worker
+the storage), the split of one command's trials between workers, and the worker
 processes themselves. Workers are started with ``spawn`` (a clean interpreter:
 no forked torch threads or open database handles), each with
 ``torch.set_num_threads(cores // K)`` so K trainings share the cores rather
@@ -39,11 +39,11 @@ class StudyLink:
     url: str  # the storage URL, password included (never written to a file)
     name: str  # the Optuna study name
     seed: int  # --seed
-    offset: int  # trials the study had when this session began (re-runs sample afresh)
+    offset: int  # trials the study had when this command began (re-runs sample afresh)
 
 
 def sampler(link: StudyLink, worker: int) -> optuna.samplers.TPESampler:
-    """TPE, seeded per study seed, worker and session: workers never draw the same values."""
+    """TPE, seeded per study seed, worker and command: workers never draw the same values."""
     seed = int(np.random.SeedSequence([link.seed, worker, link.offset]).generate_state(1)[0])
     # constant_liar: a worker treats trials still running elsewhere as bad, to spread out.
     with quiet():
