@@ -40,6 +40,7 @@ STATE_FIELDS = {
     "opt_g": dict,
     "opt_d": dict,
     "ema": bool,
+    "best": dict,  # the scores this step was marked ``best`` by, when it was
 }
 
 
@@ -303,6 +304,25 @@ def mark_best(run: Run, step: int, scores: dict[str, float]) -> None:
         durable.write_file(run.best_path, record, fault="checkpoint.best")
     except OSError as e:
         raise _disk_error(run, f"could not mark step {step} as the best", e) from None
+
+
+def finish_best_mark(run: Run) -> None:
+    """Marks the latest checkpoint ``best`` when it was saved as the best and a crash
+    came between writing it and writing its mark.
+
+    The checkpoint carries the scores it was chosen by (``state.json``'s ``best``), so
+    the mark can be written again from the checkpoint alone, even by a resume that has
+    nothing left to train.
+    """
+    steps = run.checkpoint_steps()
+    if not steps:
+        return
+    scores = read_state(run.checkpoint_dir(steps[-1])).get("best")
+    if not scores or not all(_fits(v, float) for v in scores.values()):
+        return  # not a best, or a score such a mark cannot hold (a non-finite one)
+    record = run.best()
+    if record is None or record["step"] != steps[-1]:
+        mark_best(run, steps[-1], scores)
 
 
 def best_score(run: Run) -> float | None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from gankit.checkpoint import prune_training_states
+from gankit.checkpoint import finish_best_mark, prune_training_states
 from gankit.config import Config
 from gankit.run import Run, create_run, save_config, tidy
 from gankit.training import distributed
@@ -110,10 +110,12 @@ def resume(
         device = distributed.device_for(d, pick_device(cfg.train.device))
         state = build_state(cfg, data, device, d)
         # Before anyone reads the run: clean what a crash mid-write left behind, and
-        # finish a pruning that a crash right after the last checkpoint cut short.
+        # finish the pruning and the best mark that a crash right after the last
+        # checkpoint cut short.
         if d.main:
             tidy(run)
             prune_training_states(run, cfg.log.keep_training_states)
+            finish_best_mark(run)
         distributed.barrier(d)
         if run.checkpoint_steps():
             restore(state, run.resolve_checkpoint("latest"))

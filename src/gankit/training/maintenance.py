@@ -177,6 +177,8 @@ class Maintenance:
         state, run = self.state, self.run
         state.elapsed_seconds = self.clock.seconds_before + self.clock.seconds()
         generator, training, saved = snapshot(state)
+        if best_scores is not None:  # the mark can be redone from the checkpoint alone
+            saved["best"] = best_scores
         self.checkpoint = write_checkpoint(
             run, state.step, generator=generator, training=training, state=saved
         )
