@@ -197,12 +197,19 @@ def _assert_same_run(expected: Path, got: Path) -> None:
             assert _without_timing(json.loads(a.read_text())) == _without_timing(
                 json.loads(b.read_text())
             ), name
+        elif name == "reproduce.json":  # gankit reproduce's measurements of the run
+            assert _measurements(a) == _measurements(b)
         elif name == "metrics.jsonl":
             rows = _records(b)
             assert [r["step"] for r in rows] == list(range(1, len(rows) + 1))
             assert [_without_timing(r) for r in rows] == [_without_timing(r) for r in _records(a)]
         elif name != "losses.png":
             assert a.read_bytes() == b.read_bytes(), name
+
+
+def _measurements(path: Path) -> list[dict]:
+    records = json.loads(path.read_text())["records"]
+    return [r | {"value": _without_timing(r["value"])} for r in records]
 
 
 @pytest.fixture(scope="module")

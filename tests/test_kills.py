@@ -13,10 +13,12 @@ uninterrupted one (the harness and its comparison are test_faults'):
 - ``report.write``: ``gankit evaluate`` with a stand-in FID network saved as TorchScript,
   which the subprocess loads through ``$GANKIT_INCEPTION``.
 
-One test is expected to fail, naming what it finds: the best mark of a run's last step
-is lost to a kill.
-``tune.trial`` and ``reproduce.write`` are killed nowhere yet: a tune or reproduce
-subprocess trains real runs, too slow here; test_durable holds them to the same rule.
+- ``tune.trial``: ``gankit tune`` of two tiny trials, killed while it writes the new
+  study's ``study.json``, and while it writes the report once the trials are done.
+
+- ``reproduce.write``: ``gankit reproduce 002`` at a tiny scale on the real
+  Fashion-MNIST files (its art half skipped) with the stand-in FID network, killed while
+  it records a measurement and while it writes its report.
 """
 
 import copy
@@ -37,6 +39,7 @@ from gankit.run import open_run
 from gankit.training.setup import prepare
 from tests import test_faults
 from tests.metrics.evaluate_fakes import install_fakes
+from tests.support import realdata
 from tests.test_faults import TINY, _assert_same_run, _gankit, _snapshot, _stopped_at_step_4
 
 setup = test_faults.setup  # the tiny config on disk and an uninterrupted run of it
@@ -165,3 +168,84 @@ def test_an_evaluation_run_again_after_a_kill_leaves_no_temporary_files(
     _killed(_gankit([str(run), *EVALUATE], "report.write:kill:1", "evaluate", fake_network))
     assert _gankit([str(run), *EVALUATE], "", "evaluate", fake_network).returncode == 0
     assert [str(p) for p in run.rglob(".*")] == []
+
+
+# The trials of a tune, killed while it writes its bookkeeping: N=1 is the new study's
+# study.json (before any trial), N=3 the report (study.md) after both trials finished.
+TUNE_SPACE = "lr_g: {dist: loguniform, low: 1.0e-4, high: 1.0e-2}\n"
+
+
+@pytest.fixture(scope="module")
+def tuned(evaluating):
+    """A study of two tiny trials, run without a kill."""
+    (evaluating / "space.yaml").write_text(TUNE_SPACE)
+    assert main(["tune", *_tune_args(evaluating, evaluating / "study")]) == 0
+    return evaluating / "study"
+
+
+def _tune_args(root: Path, study: Path) -> list[str]:
+    tiny, space = str(root / "tiny.yaml"), str(root / "space.yaml")
+    return ["--config", tiny, "--space", space, "--trials", "2", "--study", str(study)]
+
+
+@pytest.mark.parametrize("nth", [1, 3])
+def test_a_study_killed_while_writing_its_files_finishes_when_run_again(
+    evaluating, tuned, tmp_path, nth
+):
+    study = tmp_path / "study"
+    argv = _tune_args(evaluating, study)
+    _killed(_gankit(argv, f"tune.trial:kill:{nth}", "tune"))
+    assert not (study / "study.md").exists()
+    assert _gankit(argv, "", "tune").returncode == 0  # the same command again
+    assert test_faults._files(study) == test_faults._files(tuned)  # no leftover, none lost
+    assert _identity(study) == _identity(tuned)
+    for name in ("space.yaml", "best.yaml"):
+        assert (study / name).read_bytes() == (tuned / name).read_bytes(), name
+    for trial in sorted(p.name for p in (tuned / "trials").iterdir()):
+        _assert_same_run(tuned / "trials" / trial, study / "trials" / trial)
+
+
+
+def _identity(study: Path) -> dict:
+    identity = json.loads((study / "study.json").read_text())
+    del identity["created"], identity["name"]  # when, and a name made from the folder's path
+    return identity
+
+
+# gankit reproduce's writes, in order: the folder's reproduction.json (1), each
+# measurement's record in the run's reproduce.json (2: epoch 42's FID, 3: epoch 50's),
+# then REPORT.md (4) and report.html.
+REPRODUCE = ["reproduce", "002", "--scale", "0.0001", "--fid-n", "8", "--device", "cpu"]
+
+
+def _reproduce(out: Path, fault_text: str, network: dict) -> int:
+    return _gankit([*REPRODUCE[1:], "--out", str(out)], fault_text, "reproduce", network)
+
+
+@pytest.fixture(scope="module")
+def reproduced(tmp_path_factory, fake_network) -> Path:
+    """Seed 002 reproduced at the tiny scale without a kill."""
+    out = tmp_path_factory.mktemp("reproduced") / "002"
+    assert _reproduce(out, "", fake_network).returncode == 0
+    return out
+
+
+@realdata
+@pytest.mark.parametrize("nth", [2, 4])
+def test_a_reproduction_killed_while_writing_completes_when_run_again(
+    reproduced, fake_network, tmp_path, nth
+):
+    out = tmp_path / "002"
+    _killed(_reproduce(out, f"reproduce.write:kill:{nth}", fake_network))
+    assert not (out / "REPORT.md").exists()
+    result = _reproduce(out, "", fake_network)  # the same command again
+    assert result.returncode == 0, result.stderr
+    assert test_faults._files(out) == test_faults._files(reproduced)  # none lost, no leftover
+    _assert_same_run(reproduced / "fashion-dcgan", out / "fashion-dcgan")
+    assert _measured(out) == _measured(reproduced)
+
+
+def _measured(out: Path) -> list:
+    """The FIDs the report tables hold (the rows of the document's epochs)."""
+    lines = (out / "REPORT.md").read_text().splitlines()
+    return [line for line in lines if line.startswith("| epoch")]
