@@ -33,8 +33,8 @@ SECTIONS = {
 # Crops and rotations are left out: each rank's images are bit-identical to its slice of
 # one process's (tests/data/test_augment.py), yet the smoother images they make move
 # the weights apart by a little more (1.3e-5 after 4 steps) than the 1e-5 allowed here
-# for summing the ranks' gradients in another order, which Adam amplifies where a
-# gradient is near zero.
+# for summing the ranks' gradients in another order (Adam can amplify that where a
+# gradient is near zero).
 
 
 def _gankit(args, nproc, cwd, timeout=240):
