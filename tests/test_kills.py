@@ -205,7 +205,6 @@ def test_a_study_killed_while_writing_its_files_finishes_when_run_again(
         _assert_same_run(tuned / "trials" / trial, study / "trials" / trial)
 
 
-
 def _identity(study: Path) -> dict:
     identity = json.loads((study / "study.json").read_text())
     del identity["created"], identity["name"]  # when, and a name made from the folder's path

@@ -16,6 +16,7 @@ LAYERS = {
     "faults": 0,
     "durable": 0,
     "yaml_safe": 0,
+    "values": 0,
     "data": 1,
     "models": 1,
     "losses": 1,

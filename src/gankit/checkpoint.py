@@ -18,9 +18,9 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from gankit import durable, faults
-from gankit.config import shown
 from gankit.errors import GankitError
 from gankit.run import Run, refuse_outside, step_name
+from gankit.values import shown
 
 FORMAT = "gankit-checkpoint"
 VERSION = 1

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import math
-import reprlib
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +24,7 @@ import yaml
 from gankit import durable, yaml_safe
 from gankit.errors import GankitError
 from gankit.registry import unknown_name_message
+from gankit.values import coerce
 
 # How a command line may spell a field where its name alone cannot say (see ``knob``).
 CLI_KEYS = {"flag", "aliases", "choices", "metavar", "cli_default"}
@@ -357,7 +356,7 @@ def from_dict(raw: dict[str, Any], source: str = "config") -> Config:
     cfg = Config()
     for key, value in raw.items():
         if key == "preset":
-            cfg.preset = _coerce(str, value, f"{source}: preset")
+            cfg.preset = coerce(str, value, f"{source}: preset")
         elif key in SECTIONS:
             if not isinstance(value, dict):
                 raise GankitError(
@@ -426,95 +425,10 @@ def _set_field(section: Any, name: str, value: Any, where: str) -> None:
     if name not in hints:
         where = where.rsplit(".", 1)[0] if where.endswith(f".{name}") else where
         raise GankitError(f"{where}: {unknown_name_message('option', str(name)[:60], list(hints))}")
-    value = _coerce(hints[name], value, where)
+    value = coerce(hints[name], value, where)
     low, high = section.__dataclass_fields__[name].metadata.get("bounds", (None, None))
     if low is not None and value < low:
         raise GankitError(f"{where} must be at least {low}, got {value} - fix the value")
     if high is not None and value > high:
         raise GankitError(f"{where} must be at most {high}, got {value} - fix the value")
     setattr(section, name, value)
-
-
-_TRUE = {"true", "yes", "1", "on"}
-_FALSE = {"false", "no", "0", "off"}
-
-
-def _coerce(tp: Any, value: Any, where: str) -> Any:
-    """Converts ``value`` to ``tp`` (str, int, float, bool, list[int], list[str]) or fails clearly."""
-    origin = typing.get_origin(tp)
-    if origin is list:
-        (item,) = typing.get_args(tp)
-        if isinstance(value, str):
-            value = [v for v in value.replace(" ", "").split(",") if v]
-        if not isinstance(value, (list, tuple)):
-            raise GankitError(f"{where}: expected a list, got {shown(value)} - fix the value")
-        return [_coerce(item, v, where) for v in value]
-    if tp is bool:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.lower() in _TRUE | _FALSE:
-            return value.lower() in _TRUE
-        raise GankitError(f"{where}: expected true or false, got {shown(value)} - fix the value")
-    if tp is int:
-        number = _integer(value)
-        if number is None:
-            raise GankitError(f"{where}: expected an integer, got {shown(value)} - fix the value")
-        if abs(number) > MAX_INT:
-            raise GankitError(f"{where}: {shown(value)} is out of range - use a smaller number")
-        return number
-    if tp is float:
-        number = _number(value)
-        if number is None:
-            raise GankitError(f"{where}: expected a number, got {shown(value)} - fix the value")
-        if not math.isfinite(number):
-            raise GankitError(
-                f"{where}: expected a finite number, got {shown(value)} - fix the value"
-            )
-        return number
-    if tp is str:
-        if isinstance(value, str):
-            return value
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return str(value)
-        raise GankitError(f"{where}: expected text, got {shown(value)} - fix the value")
-    raise TypeError(f"unsupported config type {tp!r}")
-
-
-# Every count, size and seed fits in 64 bits; beyond that a number is a typo or an attack.
-MAX_INT = 2**63 - 1
-
-
-def _integer(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and len(value) <= 40:
-        try:
-            return int(value.replace("_", ""))
-        except ValueError:
-            return None
-    return None
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        try:
-            return float(value)
-        except OverflowError:  # an integer beyond any float
-            return math.inf
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return None
-    return None
-
-
-def shown(value: Any) -> str:
-    """A value for a message: short, one line, and cheap however large or nested it is."""
-    return " ".join(reprlib.repr(value).split())

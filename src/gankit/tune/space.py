@@ -27,9 +27,10 @@ from typing import Any
 import yaml
 
 from gankit import config as config_io
-from gankit.config import Config, read_yaml, shown
+from gankit.config import Config, read_yaml
 from gankit.errors import GankitError
 from gankit.registry import unknown_name_message
+from gankit.values import shown
 
 DISTS = ("categorical", "int", "loguniform", "uniform")
 # The keys each distribution takes besides `dist` (the first two are required).
