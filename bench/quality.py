@@ -1,6 +1,7 @@
 """Image quality after M minutes of training: one table row, by the standard protocol.
 
-Trains PRESET for --minutes on the current machine (a fresh run folder, kept),
+Trains PRESET for --minutes on the current machine (a fresh run folder, kept; the
+preset's own length does not apply unless --set steps=... or epochs=... gives one),
 then evaluates its last checkpoint with ``gankit.evaluate``: FID and KID of N
 generated images (label-balanced for a conditional run: image i has label
 i mod classes, seed i) against N test images (a seeded subset of the test split,
@@ -47,6 +48,8 @@ COLUMNS = (
     "eval_s",
     "load",
 )
+# A step count no run reaches: with it, --minutes alone says how long a run trains.
+UNTIL_THE_CLOCK = 10**9
 
 
 def main() -> int:
@@ -90,6 +93,8 @@ def measure(args: argparse.Namespace, run: Path) -> dict:
     overrides = dict(_pair(item) for item in args.set)
     train_s, minutes = 0.0, None
     if args.run is None:
+        if not {"steps", "epochs"} & overrides.keys():
+            overrides["steps"] = UNTIL_THE_CLOCK  # the minutes end the run, not the preset's epochs
         cfg = gankit.experiment(args.preset, **overrides, max_minutes=args.minutes)
         print(f"training {args.preset} for {args.minutes:g} min -> {run}", flush=True)
         start = time.monotonic()
