@@ -132,7 +132,7 @@ def test_help_comes_from_the_fields_with_units_and_no_derived_flag():
 def test_preset_summaries_are_written_from_their_configs():
     from dataclasses import replace
 
-    from gankit.presets import describe
+    from gankit.config_summary import describe
 
     for name in PRESETS.names():
         preset = PRESETS.get(name)

@@ -10,6 +10,7 @@ LAYERS = {
     "errors": 0,
     "registry": 0,
     "config": 0,
+    "config_summary": 0,
     "presets": 0,
     "options": 0,
     "rng": 0,
