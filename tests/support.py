@@ -3,6 +3,9 @@ stand-in FID network. Fixtures live in ``conftest.py``; these are plain values."
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -64,3 +67,25 @@ def fake_inception_network():
     return inception.Network(
         module=_fake_features, name="fake-net", sha1="f" * 40, dim=48, device=torch.device("cpu")
     )
+
+
+def run_process_group(cmd: list[str], timeout: float, **popen) -> subprocess.CompletedProcess:
+    """``subprocess.run(cmd, capture_output=True, text=True, timeout=...)``, except that a
+    timeout kills the command's whole process group before raising ``TimeoutExpired``:
+    a launcher's worker left waiting on a collective would hold a core for the rest of
+    the suite (``subprocess.run`` kills the launcher alone)."""
+    with subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        **popen,
+    ) as proc:
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            raise
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)

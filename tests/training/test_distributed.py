@@ -11,7 +11,7 @@ import torch
 from safetensors.torch import load_file
 
 from gankit import config as config_io
-from tests.support import tiny_config
+from tests.support import run_process_group, tiny_config
 
 pytestmark = pytest.mark.slow  # torchrun process groups
 
@@ -50,15 +50,7 @@ def _gankit(args, nproc, cwd, timeout=240):
             "gankit",
         ]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "GANKIT_DIST_TIMEOUT_S": "60"}
-    return subprocess.run(
-        [*launcher, *args],
-        check=False,
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    return run_process_group([*launcher, *args], timeout, cwd=cwd, env=env)
 
 
 def _state(run, step):
@@ -123,7 +115,7 @@ def test_a_batch_that_does_not_divide_among_ranks(runs):
 
 EVALUATING = """
 import sys
-from tests.support import tiny_config
+from tests.support import run_process_group, tiny_config
 from gankit import training
 
 
