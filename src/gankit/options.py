@@ -69,6 +69,12 @@ class Options:
         "generated images per FID; 0 = the document's N x scale, at least 1000",
         metavar="N",
     )
+    only: str = knob(
+        "",
+        "run only these of the document's experiments (names as --list shows them), "
+        "comma-separated; the others are reported as skipped",
+        metavar="A,B",
+    )
     flowers: str = knob("", "folder of Oxford-102 flowers", metavar="DIR")
     art: str = knob("", "folder of abstract art (seed 002)", metavar="DIR")
     data_dir: str = knob("", "where to look first for (Fashion-)MNIST files")

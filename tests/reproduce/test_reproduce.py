@@ -119,6 +119,24 @@ def test_missing_data_is_skipped_with_the_data_layers_line(tmp_path, monkeypatch
     assert not any(p.is_dir() for p in (tmp_path / "out").iterdir())  # nothing trained
 
 
+def test_only_runs_the_named_experiments_and_reports_the_rest_as_not_chosen(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setattr(sources, "fetch", lambda *a, **k: (_ for _ in ()).throw(OSError("x")))
+    doc = DOCUMENTS["003-four-gans"]
+    lines: list[str] = []
+    opts = Options(scale=0.001, out=tmp_path, device="cpu", only="mnist-gan, mnist-wgan")
+    reproduce(doc, opts, say=lines.append)
+    md = (tmp_path / "REPORT.md").read_text()
+    # Chosen: each looked for its data (offline here, so it is missing).
+    assert "mnist-gan: mnist train files not found" in md
+    assert "mnist-wgan: mnist train files not found" in md
+    # Not chosen: never trained, though shapes would have been generated on the spot.
+    assert "shapes-gan: not chosen (--only)" in md and "mnist-dcgan: not chosen (--only)" in md
+    assert sum("skipped: not chosen (--only)" in line for line in lines) == len(doc.experiments) - 2
+    assert not any(p.is_dir() for p in tmp_path.iterdir())
+
+
 def test_list_shows_every_document_and_its_cost(capsys):
     assert gankit("reproduce", "--list") == 0
     out = capsys.readouterr().out
@@ -142,6 +160,8 @@ def test_a_bare_number_names_its_document():
         (["reproduce", "002", "--scale", "0"], "--scale must be above 0"),
         (["reproduce", "002", "--scale", "-1"], "--scale must be above 0"),
         (["reproduce"], "give a DOC"),
+        (["reproduce", "000", "--only", "fashion-gann"], "has no experiment 'fashion-gann'"),
+        (["reproduce", "lucic", "--only", "ns"], "--objectives, not --only"),
     ],
 )
 def test_bad_input_is_one_line(argv, expected, capsys):

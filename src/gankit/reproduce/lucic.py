@@ -130,6 +130,8 @@ def reproduce_lucic(opts: Options, say: Callable[[str], None] = print) -> Path:
     check_scale(opts.scale)
     if opts.flowers or opts.art:
         raise GankitError(f"{LUCIC_NAME} trains on Fashion-MNIST only - drop --flowers/--art")
+    if opts.only:
+        raise GankitError(f"{LUCIC_NAME} chooses with --objectives, not --only - use that")
     chosen = chosen_objectives(opts.objectives)
     check_reruns(opts.reruns)
     trials = opts.trials or LUCIC_TRIALS

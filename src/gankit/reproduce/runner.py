@@ -113,6 +113,7 @@ def reproduce(doc: Document, opts: Options, say: Callable[[str], None] = print) 
         raise GankitError(
             "--trials, --objectives and --reruns are for lucic-fashion only - drop them"
         )
+    chosen = chosen_experiments(doc, opts.only)
     n = fid_n(doc.fid_n, opts)
     device = training.pick_device(opts.device)
     out = open_output(opts.out or default_out(doc.name, opts.scale), doc.name, opts.scale)
@@ -124,10 +125,30 @@ def reproduce(doc: Document, opts: Options, say: Callable[[str], None] = print) 
     available: dict[str, tuple[int, str]] = {}  # data -> (train images, why missing)
     for i, exp in enumerate(doc.experiments):
         say(f"{exp.key} ({exp.row}, {exp.table}):")
-        outcomes[i] = _experiment(doc, exp, opts, out, device, n, available, say)
+        if exp.key not in chosen:
+            say(f"  skipped: {NOT_CHOSEN}")
+            outcomes[i] = Outcome(exp, skipped=NOT_CHOSEN)
+        else:
+            outcomes[i] = _experiment(doc, exp, opts, out, device, n, available, say)
         report.write_report(doc, outcomes, _settings(opts, device, n), out)
     say(f"wrote {out / report.REPORT_MD} and {out / report.REPORT_HTML}")
     return out / report.REPORT_MD
+
+
+NOT_CHOSEN = "not chosen (--only)"
+
+
+def chosen_experiments(doc: Document, only: str) -> set[str]:
+    """The experiment keys ``--only`` names (every one when empty), or a one-line error."""
+    keys = [exp.key for exp in doc.experiments]
+    names = [name.strip() for name in only.split(",") if name.strip()]
+    unknown = [name for name in names if name not in keys]
+    if unknown:
+        raise GankitError(
+            f"--only: {doc.name} has no experiment {', '.join(map(repr, unknown))} "
+            f"(it has {', '.join(keys)})"
+        )
+    return set(names or keys)
 
 
 def _settings(opts: Options, device, n: int) -> dict:
