@@ -7,7 +7,8 @@ process (so peak memory is per measurement):
   logging, sampling and checkpoint intervals, plus one final sample grid and
   checkpoint (so maintenance is over-counted for short runs, never hidden);
 - bare: the same G, D, objective, optimisers and batch size, forward /
-  backward / optimiser step over pre-loaded tensors, nothing else.
+  backward / optimiser step over pre-loaded tensors, and the preset's EMA of G
+  (part of its update rule, so not counted as overhead), nothing else.
 
 Prints real images/s (images shown to D), G steps/s, the trainer's overhead
 over the bare loop, achieved GFLOP/s (matmul + conv FLOPs per image, see
@@ -149,6 +150,8 @@ def _bare(cfg, steps: int) -> tuple[int, float]:
         g_loss.backward()
         s.opt_g.step()
         s.D.requires_grad_(True)
+        if s.ema is not None:  # the preset's weight average is part of its update, not overhead
+            s.ema.update()
 
     for _ in range(WARMUP_STEPS):  # one-time costs: lazy imports, kernel caches
         step()

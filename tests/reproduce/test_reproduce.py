@@ -119,9 +119,7 @@ def test_missing_data_is_skipped_with_the_data_layers_line(tmp_path, monkeypatch
     assert not any(p.is_dir() for p in (tmp_path / "out").iterdir())  # nothing trained
 
 
-def test_only_runs_the_named_experiments_and_reports_the_rest_as_not_chosen(
-    tmp_path, monkeypatch
-):
+def test_only_runs_the_named_experiments_and_reports_the_rest_as_not_chosen(tmp_path, monkeypatch):
     monkeypatch.setattr(sources, "fetch", lambda *a, **k: (_ for _ in ()).throw(OSError("x")))
     doc = DOCUMENTS["003-four-gans"]
     lines: list[str] = []
