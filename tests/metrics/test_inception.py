@@ -4,6 +4,12 @@ The real network runs at a few images per second on a CPU, so only three images
 go through it, once per batch size, in one module-scoped fixture.
 """
 
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -133,3 +139,50 @@ def test_optimised_network_gives_the_loaded_networks_features(real_features):
     with torch.no_grad():
         loaded = torch.cat([plain.module(preprocess(shapes)), plain.module(preprocess(full))])
     assert _max_relative(fast, loaded.numpy()) <= 1e-4
+
+
+class _TinyConvNet(torch.nn.Module):
+    """A scripted stand-in with float weights, for the half-precision copy."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 8, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x).mean(dim=(2, 3))
+
+
+def test_half_precision_copy_loads_as_float32_with_nearly_the_same_features(tmp_path, monkeypatch):
+    torch.manual_seed(0)
+    whole = tmp_path / "whole.pt"
+    torch.jit.script(_TinyConvNet()).save(str(whole))
+    env = {
+        **os.environ,
+        inception.ENV_PATH: str(whole),
+        inception.ENV_SHA1: hashlib.sha1(whole.read_bytes()).hexdigest(),
+    }
+    half = tmp_path / "half.pt"
+    script = Path(__file__).parents[2] / "scripts" / "inception_half.py"
+    done = subprocess.run(
+        [sys.executable, str(script), str(half)],
+        check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    exports = dict(
+        line.removeprefix("export ").split("=", 1) for line in done.stdout.split("\n")[:2]
+    )
+    assert exports == {
+        inception.ENV_PATH: str(half.resolve()),
+        inception.ENV_SHA1: hashlib.sha1(half.read_bytes()).hexdigest(),
+    }
+    assert {p.dtype for p in torch.jit.load(str(half)).parameters()} == {torch.float16}
+    x = torch.randn(4, 3, 16, 16)
+    for key, value in exports.items():
+        monkeypatch.setenv(key, value)
+    copy = inception.load_network("cpu", optimise=False)
+    assert copy.sha1 == exports[inception.ENV_SHA1]
+    expected = torch.jit.load(str(whole))(x)
+    torch.testing.assert_close(copy.module(x), expected, rtol=2e-3, atol=2e-3)
