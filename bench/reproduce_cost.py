@@ -16,7 +16,8 @@ Also measured: the Inception network (seconds per image, FID's cost) and one ste
 of the dataset classifier (batch 128 at 28 px; seed 001's checks).
 
 Prints one line per figure and, at the end, the dicts to paste into
-``gankit/reproduce/costs.py``. One thread, as the figures stored there were taken:
+``gankit/reproduce/costs.py``. Torch uses every core unless ``--threads`` says otherwise,
+as ``gankit reproduce`` does (the stored figures say how many they were taken with):
 
     python bench/reproduce_cost.py                 # every preset (< 3 minutes on a 2-core CPU)
     python bench/reproduce_cost.py --preset fashion-gan mnist-wgan
@@ -103,8 +104,11 @@ def classifier_seconds_per_step(steps: int = 5) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", nargs="*", help="presets to time (default: all but fashion)")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's own)")
     args = parser.parse_args()
-    torch.set_num_threads(1)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads", flush=True)
     names = args.preset or [n for n in PRESETS.names() if n != "fashion"]
     figures: dict[str, float] = {}
     start = time.perf_counter()

@@ -4,8 +4,8 @@ Owns the measured figures (seconds per training step of each preset, per Incepti
 image, per classifier step) and ``document_cost``, which multiplies them by the
 steps and images a document's experiments need at --scale 1. The figures were
 printed by ``python bench/reproduce_cost.py`` on the development machine (a shared
-2-core x86-64 CPU, torch with 1 thread, no GPU); another machine scales them by its
-speed. No torch here.
+2-core x86-64 CPU, torch with both threads as training uses them, no GPU); another
+machine scales them by its speed. No torch here.
 """
 
 from __future__ import annotations
@@ -22,42 +22,42 @@ from gankit.reproduce.catalog import (
     Experiment,
 )
 
-# `python bench/reproduce_cost.py` on the 2-core development CPU (shared with other
-# work, load ~2), torch with 1 thread, 2026-11-23: seconds per generator step with the
-# preset's own batch and critic steps (flowers-* and shapes-* are the same networks,
-# timed once).
+# `python bench/reproduce_cost.py` on the 2-core development CPU (quiet, load ~1), torch
+# with 2 threads, 2026-11-30: seconds per generator step with the preset's own batch and
+# critic steps (flowers-* and shapes-* are the same networks, timed once).
 SECONDS_PER_STEP: dict[str, float] = {
-    "art-dcgan-128": 38.79,
-    "fashion-cgan": 0.8819,
-    "fashion-cgan-slow": 0.4248,
-    "fashion-dcgan": 0.3921,
-    "fashion-gan": 0.05714,
-    "fashion-wgan": 3.22,
-    "fashion-wgan-gp": 1.373,
-    "flowers-dcgan": 5.926,
-    "flowers-gan": 0.2882,
-    "flowers-mlp": 0.4717,
-    "flowers-wgan": 14.22,
-    "flowers-wgan-gp": 22.86,
-    "lucic-fashion-dragan": 0.7114,
-    "lucic-fashion-hinge": 0.4397,
-    "lucic-fashion-lsgan": 0.4547,
-    "lucic-fashion-minimax": 0.5373,
-    "lucic-fashion-ns": 0.5362,
-    "lucic-fashion-wgan": 1.306,
-    "lucic-fashion-wgan-gp": 2.761,
-    "mnist-dcgan": 0.4281,
-    "mnist-gan": 0.04113,
-    "mnist-wgan": 1.485,
-    "mnist-wgan-gp": 2.424,
-    "shapes-dcgan": 5.926,
-    "shapes-gan": 0.2882,
-    "shapes-wgan": 14.22,
-    "shapes-wgan-gp": 22.86,
+    "art-dcgan-128": 6.995,
+    "fashion-best": 0.07072,
+    "fashion-cgan": 0.2643,
+    "fashion-cgan-slow": 0.1282,
+    "fashion-dcgan": 0.1078,
+    "fashion-gan": 0.02117,
+    "fashion-wgan": 0.8473,
+    "fashion-wgan-gp": 0.4424,
+    "flowers-dcgan": 6.337,
+    "flowers-gan": 0.06554,
+    "flowers-mlp": 0.1435,
+    "flowers-wgan": 14.68,
+    "flowers-wgan-gp": 21.19,
+    "lucic-fashion-dragan": 0.2062,
+    "lucic-fashion-hinge": 0.1239,
+    "lucic-fashion-lsgan": 0.1222,
+    "lucic-fashion-minimax": 0.1367,
+    "lucic-fashion-ns": 0.126,
+    "lucic-fashion-wgan": 0.4689,
+    "lucic-fashion-wgan-gp": 0.8204,
+    "mnist-dcgan": 0.4986,
+    "mnist-gan": 0.01383,
+    "mnist-wgan": 3.953,
+    "mnist-wgan-gp": 6.709,
+    "shapes-dcgan": 6.337,
+    "shapes-gan": 0.06554,
+    "shapes-wgan": 14.68,
+    "shapes-wgan-gp": 21.19,
 }
-INCEPTION_SECONDS_PER_IMAGE = 0.268  # the same command: 16 images at 28 px through Inception
-CLASSIFIER_SECONDS_PER_STEP = 0.36  # the same command: batch 128 at 28 px, forward + backward
-MACHINE = "the 2-core development CPU, 1 thread"
+INCEPTION_SECONDS_PER_IMAGE = 0.0468  # the same command: 16 images at 28 px through Inception
+CLASSIFIER_SECONDS_PER_STEP = 0.114  # the same command: batch 128 at 28 px, forward + backward
+MACHINE = "the 2-core development CPU, 2 threads"
 
 # Training images per dataset (the steps of an epoch); shapes: 10,000 less its test share.
 TRAIN_IMAGES = {"fashion-mnist": 60_000, "mnist": 60_000, "shapes": 8_334}
