@@ -89,3 +89,21 @@ def run_process_group(cmd: list[str], timeout: float, **popen) -> subprocess.Com
             proc.communicate()
             raise
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def straight_and_resumed(sections: dict, folder: Path):
+    """Two runs of ``tiny_config(**sections)`` to step 6: one straight through (``folder/a``),
+    one stopped at step 3 and resumed with its plan lengthened to 6 (``folder/b``), as seed
+    000 did with WGAN-GP. Returns their ``Run``s, for comparing bit for bit."""
+    from gankit import training
+    from gankit.run import open_run
+
+    straight = training.train(tiny_config(**sections), folder / "a", progress=False).run
+    half = tiny_config(**sections)
+    half.train.steps = 3
+    training.train(half, folder / "b", progress=False)
+    resumed = open_run(folder / "b")
+    cfg = resumed.config()
+    cfg.train.steps = 6
+    training.resume(resumed, cfg, progress=False)
+    return straight, resumed

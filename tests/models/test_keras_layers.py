@@ -135,22 +135,13 @@ def test_a_kernel_too_large_for_the_image_names_the_knob():
 
 @pytest.mark.slow  # trains two or three runs and compares them
 def test_resume_with_dropout_is_bit_identical(tmp_path):
-    from gankit import training
     from gankit.checkpoint import TRAINING_FILE, read_tensors
-    from gankit.run import open_run
-    from tests.support import tiny_config
+    from tests.support import straight_and_resumed
 
     model = {k: getattr(replace(TINY_KERAS, d_dropout=0.5), k) for k in vars(TINY_KERAS)}
     model["conditioning"] = "none"
     sections = {"model": model, "data": {"img_size": 16}, "loss": {"loss": "ns"}}
-    straight = training.train(tiny_config(**sections), tmp_path / "a", progress=False).run
-    half = tiny_config(**sections)
-    half.train.steps = 3
-    training.train(half, tmp_path / "b", progress=False)
-    resumed = open_run(tmp_path / "b")
-    cfg = resumed.config()
-    cfg.train.steps = 6
-    training.resume(resumed, cfg, progress=False)
+    straight, resumed = straight_and_resumed(sections, tmp_path)
     a = read_tensors(straight.checkpoint_dir(6), TRAINING_FILE)
     b = read_tensors(resumed.checkpoint_dir(6), TRAINING_FILE)
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

@@ -13,7 +13,7 @@ from gankit.models import build_models
 from gankit.run import open_run
 from gankit.sampling import generate
 from gankit.training.plot import loss_panels, plot_losses
-from tests.support import realdata, tiny_config
+from tests.support import realdata, straight_and_resumed, tiny_config
 
 
 def _metrics(run):
@@ -77,15 +77,7 @@ def test_resume_is_bit_identical_to_an_uninterrupted_run(tmp_path, loss):
         losses = {"loss": "hinge"}
         data |= {"crop_padding": 3, "rotate_degrees": 15.0, "normalize": "channel"}
     sections = {"loss": losses, "data": data, "train": extra}
-    straight = training.train(tiny_config(**sections), tmp_path / "a", progress=False).run
-
-    half = tiny_config(**sections)
-    half.train.steps = 3
-    training.train(half, tmp_path / "b", progress=False)
-    resumed = open_run(tmp_path / "b")
-    cfg = resumed.config()
-    cfg.train.steps = 6  # planned longer than at first, as seed 000 did with WGAN-GP
-    training.resume(resumed, cfg, progress=False)
+    straight, resumed = straight_and_resumed(sections, tmp_path)
 
     a, b = _weights(straight, 6), _weights(resumed, 6)
     assert a.keys() == b.keys()
