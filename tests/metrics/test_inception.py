@@ -186,3 +186,23 @@ def test_half_precision_copy_loads_as_float32_with_nearly_the_same_features(tmp_
     assert copy.sha1 == exports[inception.ENV_SHA1]
     expected = torch.jit.load(str(whole))(x)
     torch.testing.assert_close(copy.module(x), expected, rtol=2e-3, atol=2e-3)
+
+
+@pytest.mark.parametrize(
+    ("out", "env", "expected"),
+    [
+        ("missing/x.pt", {}, "no folder"),
+        ("x.pt", {inception.ENV_PATH: "/no/such/net.pt"}, "does not exist - fix or unset it"),
+    ],
+)
+def test_half_precision_copy_bad_input_is_one_line(tmp_path, out, env, expected):
+    script = Path(__file__).parents[2] / "scripts" / "inception_half.py"
+    done = subprocess.run(
+        [sys.executable, str(script), str(tmp_path / out)],
+        check=False,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and expected in done.stderr
+    assert list(tmp_path.iterdir()) == []
